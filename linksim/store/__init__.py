@@ -1,0 +1,1 @@
+"""The database: schema, connection, loading with quarantine, export and import."""

@@ -1,0 +1,112 @@
+"""Open a linksim database: one DuckDB file holding the `crm`, `mail` and `linksim` schemas."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import duckdb
+
+from linksim.errors import DatabaseError
+from linksim.store.query import fetch_one, run
+from linksim.store.schema import SCHEMA_VERSION, TABLES, ddl
+
+__all__ = ["DEFAULT_DB", "connect", "init_schema"]
+
+DEFAULT_DB = "linksim.duckdb"
+SCHEMAS = ("crm", "mail", "linksim")
+
+
+def connect(
+    path: str | os.PathLike[str] = DEFAULT_DB,
+    *,
+    create: bool = True,
+    read_only: bool = False,
+    memory_limit: str | None = None,
+    temp_directory: str | None = None,
+) -> duckdb.DuckDBPyConnection:
+    """Open (and, unless ``create=False``, create) a linksim database and return the connection.
+
+    The session time zone is UTC, so every `TIMESTAMP` means UTC (SPEC §2). ``":memory:"`` gives an
+    in-memory database.
+
+    >>> con = connect(":memory:")
+    >>> con.sql("SELECT count(*) FROM crm.person").fetchone()
+    (0,)
+    """
+    name = str(path)
+    if name != ":memory:" and not create and not Path(name).exists():
+        raise DatabaseError(
+            f"database {name!r} does not exist: create it with `linksim init --db {name}` "
+            "or `linksim demo --db PATH`"
+        )
+    config: dict[str, str] = {}
+    if memory_limit:
+        config["memory_limit"] = memory_limit
+    if temp_directory:
+        config["temp_directory"] = temp_directory
+    try:
+        con = duckdb.connect(name, read_only=read_only, config=config)
+    except duckdb.IOException as exc:
+        text = str(exc)
+        if "lock" in text.lower():
+            raise DatabaseError(
+                f"database {name!r} is in use by another process; wait for it to finish "
+                "or close it there"
+            ) from None
+        raise DatabaseError(f"cannot open database {name!r}: {text.splitlines()[0]}") from None
+    except duckdb.Error as exc:
+        raise DatabaseError(
+            f"cannot open {name!r} as a DuckDB database: {str(exc).splitlines()[0]}"
+        ) from None
+    # Set after opening: as a connect-time option it fires before the ICU extension is loaded.
+    run(con, "SET TimeZone = 'UTC'")
+    if not read_only:
+        init_schema(con)
+    else:
+        _check_version(con, name)
+    return con
+
+
+def init_schema(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the schemas, tables and sequences that are missing; leave existing ones untouched.
+
+    >>> con = duckdb.connect()
+    >>> init_schema(con); init_schema(con)
+    >>> con.sql("SELECT value FROM linksim.meta WHERE key = 'schema_version'").fetchone()
+    ('1',)
+    """
+    con.execute("BEGIN")
+    try:
+        for schema in SCHEMAS:
+            con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+        for t in TABLES:
+            con.execute(ddl(t))
+        for seq in ("run_id", "load_id"):
+            con.execute(f"CREATE SEQUENCE IF NOT EXISTS linksim.{seq}_seq START 1")
+        con.execute(
+            "INSERT INTO linksim.meta SELECT 'schema_version', ? "
+            "WHERE NOT EXISTS (SELECT 1 FROM linksim.meta WHERE key = 'schema_version')",
+            [str(SCHEMA_VERSION)],
+        )
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    _check_version(con, "database")
+
+
+def _check_version(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    try:
+        row = fetch_one(con, "SELECT value FROM linksim.meta WHERE key = 'schema_version'")
+    except duckdb.CatalogException:
+        raise DatabaseError(
+            f"{name!r} is not a linksim database (no linksim.meta table): "
+            "create one with `linksim init`"
+        ) from None
+    if row is None or row[0] != str(SCHEMA_VERSION):
+        found = row[0] if row else "none"
+        raise DatabaseError(
+            f"{name!r} has linksim schema version {found}, this linksim expects "
+            f"{SCHEMA_VERSION}: use a matching linksim version"
+        )
