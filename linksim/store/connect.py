@@ -31,8 +31,8 @@ def connect(
     in-memory database.
 
     >>> con = connect(":memory:")
-    >>> con.sql("SELECT count(*) FROM crm.person").fetchone()
-    (0,)
+    >>> con.sql("SELECT count(*) FROM crm.person").fetchall()
+    [(0,)]
     """
     name = str(path)
     if name != ":memory:" and not create and not Path(name).exists():
@@ -73,25 +73,26 @@ def init_schema(con: duckdb.DuckDBPyConnection) -> None:
 
     >>> con = duckdb.connect()
     >>> init_schema(con); init_schema(con)
-    >>> con.sql("SELECT value FROM linksim.meta WHERE key = 'schema_version'").fetchone()
-    ('1',)
+    >>> con.sql("SELECT value FROM linksim.meta WHERE key = 'schema_version'").fetchall()
+    [('1',)]
     """
-    con.execute("BEGIN")
+    run(con, "BEGIN")
     try:
         for schema in SCHEMAS:
-            con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+            run(con, f"CREATE SCHEMA IF NOT EXISTS {schema}")
         for t in TABLES:
-            con.execute(ddl(t))
+            run(con, ddl(t))
         for seq in ("run_id", "load_id"):
-            con.execute(f"CREATE SEQUENCE IF NOT EXISTS linksim.{seq}_seq START 1")
-        con.execute(
+            run(con, f"CREATE SEQUENCE IF NOT EXISTS linksim.{seq}_seq START 1")
+        run(
+            con,
             "INSERT INTO linksim.meta SELECT 'schema_version', ? "
             "WHERE NOT EXISTS (SELECT 1 FROM linksim.meta WHERE key = 'schema_version')",
             [str(SCHEMA_VERSION)],
         )
-        con.execute("COMMIT")
+        run(con, "COMMIT")
     except BaseException:
-        con.execute("ROLLBACK")
+        run(con, "ROLLBACK")
         raise
     _check_version(con, "database")
 

@@ -4,8 +4,8 @@ Keys are declared as PRIMARY KEY on the CRM and mailing tables. The three event 
 hundreds of millions of rows (`mail.recipient`, `mail.click`, `mail.open`) keep their key as a
 declared `Table.key` only: an ART index of that size would not fit the memory budget of a backfill,
 and the loader enforces uniqueness itself because it must classify repeats anyway (duplicate or
-conflict, SPEC §4.1). References are checked by the loader, not by DuckDB foreign keys, so that a bad
-row is quarantined with a reason instead of failing the whole load.
+conflict, SPEC §4.1). References are checked by the loader, not by DuckDB foreign keys, so that a
+bad row is quarantined with a reason instead of failing the whole load.
 """
 
 from __future__ import annotations

@@ -1,0 +1,29 @@
+"""The public API is explicit: this list changes only on purpose."""
+
+import linksim
+
+EXPORTED = sorted(
+    [
+        "DatabaseError",
+        "DefinitionError",
+        "InputError",
+        "LinksimError",
+        "UsageError",
+        "connect",
+    ]
+)
+
+
+def test_all_is_pinned() -> None:
+    assert sorted(linksim.__all__) == EXPORTED
+
+
+def test_every_exported_name_exists() -> None:
+    for name in linksim.__all__:
+        assert getattr(linksim, name) is not None
+
+
+def test_every_error_is_a_linksim_error() -> None:
+    for name in ("DatabaseError", "DefinitionError", "InputError", "UsageError"):
+        assert issubclass(getattr(linksim, name), linksim.LinksimError)
+    assert issubclass(linksim.DefinitionError, ValueError)

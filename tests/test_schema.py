@@ -1,0 +1,145 @@
+"""The declared tables of SPEC §2 and their creation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from linksim.errors import DatabaseError
+from linksim.store.connect import connect
+from linksim.store.schema import INPUT_TABLES, TABLES, table
+
+SPEC_COLUMNS = {
+    "crm.associate": "associate_id name team daily_capacity timezone",
+    "crm.contact": "contact_id name category business country owner_id",
+    "crm.person": "person_id contact_id first_name last_name email owner_id",
+    "crm.extra_field": "name type options",
+    "crm.person_field": "person_id field value set_at",
+    "crm.interest": "interest_id name",
+    "crm.selection": "selection_id name",
+    "crm.project": "project_id name",
+    "crm.person_interest": "person_id interest_id since",
+    "crm.contact_interest": "contact_id interest_id since",
+    "crm.selection_member": "selection_id person_id since",
+    "crm.project_member": "project_id person_id since",
+    "crm.appointment": "appointment_id kind task_type person_id contact_id project_id owner_id "
+    "created_by_id description starts_at duration_minutes source_action source_click_id "
+    "source_mailing_id",
+    "crm.ticket": "ticket_id title priority category owner_id status person_id created_at "
+    "source_action source_click_id source_mailing_id",
+    "mail.mailing": "mailing_id name sent_at",
+    "mail.link": "link_id url name",
+    "mail.mailing_link": "mailing_id link_id",
+    "mail.recipient": "mailing_id person_id delivered_at",
+    "mail.click": "click_id mailing_id link_id person_id clicked_at user_agent ip",
+    "mail.open": "open_id mailing_id person_id opened_at user_agent",
+    "linksim.run": "run_id mode started_at finished_at status definitions_sha256 clicks_seen "
+    "clicks_eligible clicks_bot clicks_duplicate clicks_quarantined",
+    "linksim.change": "run_id click_id action_id person_id target_kind target old_value new_value "
+    "changed_at",
+    "linksim.response": "click_id action_id kind url text form_id prefill",
+    "linksim.script_run": "run_id action_id script clicks status error seconds",
+    "linksim.quarantine": "raw source reason loaded_at",
+}
+
+
+def _columns(con: duckdb.DuckDBPyConnection, name: str) -> list[str]:
+    schema, tbl = name.split(".")
+    rows = con.execute(
+        "SELECT column_name FROM information_schema.columns "
+        "WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position",
+        [schema, tbl],
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+@pytest.mark.parametrize("name", sorted(SPEC_COLUMNS))
+def test_every_spec_column_exists(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    present = _columns(con, name)
+    missing = [c for c in SPEC_COLUMNS[name].split() if c not in present]
+    assert not missing, f"{name} lacks {missing}"
+
+
+def test_spec_columns_come_first_in_spec_order(con: duckdb.DuckDBPyConnection) -> None:
+    for name, spec in SPEC_COLUMNS.items():
+        if name.startswith("linksim."):
+            continue  # linksim tables may carry extra columns between the named ones
+        assert _columns(con, name)[: len(spec.split())] == spec.split(), name
+
+
+def test_init_twice_changes_nothing(db_path: Path) -> None:
+    con = connect(db_path)
+    con.execute("INSERT INTO crm.interest VALUES (1, 'Product news')").fetchall()
+    con.close()
+    con = connect(db_path)
+    assert con.execute("SELECT * FROM crm.interest").fetchall() == [(1, "Product news")]
+    assert con.execute("SELECT count(*) FROM linksim.meta").fetchall() == [(1,)]
+    con.close()
+
+
+@pytest.mark.parametrize(
+    ("sql", "fragment"),
+    [
+        ("INSERT INTO crm.interest VALUES (1, 'A'), (1, 'B')", "PRIMARY KEY"),
+        ("INSERT INTO crm.interest VALUES (1, 'A'), (2, 'A')", "unique"),
+        ("INSERT INTO crm.extra_field VALUES ('f', 'colour', NULL)", "CHECK"),
+        ("INSERT INTO crm.associate VALUES (1, 'Ann', NULL, -1, 'UTC')", "CHECK"),
+        ("INSERT INTO crm.person VALUES (-5, NULL, 'A', 'B', NULL, NULL)", "CHECK"),
+        ("INSERT INTO mail.mailing VALUES (1, NULL, NULL)", "NOT NULL"),
+        (
+            "INSERT INTO crm.ticket (ticket_id, title, priority, created_at) "
+            "VALUES ('t', 'x', 'urgent', now())",
+            "CHECK",
+        ),
+    ],
+)
+def test_keys_and_checks_are_enforced(
+    con: duckdb.DuckDBPyConnection, sql: str, fragment: str
+) -> None:
+    with pytest.raises(duckdb.Error, match=f"(?i){fragment}"):
+        con.execute(sql).fetchall()
+
+
+def test_associate_timezone_defaults_to_utc(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("INSERT INTO crm.associate (associate_id, name) VALUES (1, 'Ann')").fetchall()
+    assert con.execute("SELECT timezone FROM crm.associate").fetchall() == [("UTC",)]
+
+
+def test_session_time_zone_is_utc(con: duckdb.DuckDBPyConnection) -> None:
+    got = con.execute("SELECT '2026-03-01 10:00:00+02:00'::TIMESTAMPTZ::TIMESTAMP").fetchall()
+    assert str(got[0][0]) == "2026-03-01 08:00:00"
+
+
+def test_input_tables_exclude_what_linksim_writes() -> None:
+    assert "mail.click" in INPUT_TABLES and "crm.person" in INPUT_TABLES
+    assert "crm.ticket" not in INPUT_TABLES
+    assert not [t for t in INPUT_TABLES if t.startswith("linksim.")]
+
+
+def test_every_reference_points_at_a_declared_key() -> None:
+    for t in TABLES:
+        for c in t.columns:
+            if c.references:
+                target, column = c.references.rsplit(".", 1)
+                assert column in table(target).key or column in table(target).unique, c
+
+
+def test_missing_database_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(DatabaseError, match=r"does not exist.*linksim init"):
+        connect(tmp_path / "nope.duckdb", create=False)
+
+
+def test_a_foreign_duckdb_file_is_refused_read_only(tmp_path: Path) -> None:
+    path = tmp_path / "other.duckdb"
+    duckdb.connect(str(path)).close()
+    with pytest.raises(DatabaseError, match="not a linksim database"):
+        connect(path, read_only=True)
+
+
+def test_a_file_that_is_not_duckdb_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "text.duckdb"
+    path.write_text("hello, I am not a database\n")
+    with pytest.raises(DatabaseError, match="cannot open"):
+        connect(path)
