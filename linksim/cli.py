@@ -41,10 +41,10 @@ def _cmd_schema(args: argparse.Namespace) -> int:
 
 
 def _cmd_load(args: argparse.Namespace) -> int:
-    from linksim.store.load import load
-
     con = connect(args.db, create=False)
     try:
+        from linksim.store.load import load
+
         report = load(con, args.table, args.file)
     finally:
         con.close()

@@ -40,7 +40,7 @@ def connect(
             f"database {name!r} does not exist: create it with `linksim init --db {name}` "
             "or `linksim demo --db PATH`"
         )
-    config: dict[str, str] = {}
+    config: dict[str, str | bool | int | float | list[str]] = {}
     if memory_limit:
         config["memory_limit"] = memory_limit
     if temp_directory:

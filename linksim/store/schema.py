@@ -28,6 +28,7 @@ class Column:
     min_value: int | None = None  # for integers: smallest allowed value
     default: str | None = None  # a SQL literal
     references: str | None = None  # "schema.table.column", checked by the loader
+    may_be_future: bool = False  # for timestamps: a future value is a plan, not an error
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,7 @@ class Table:
     key: tuple[str, ...] = ()
     unique: tuple[str, ...] = ()
     enforce_key: bool = True
+    immutable: bool = False  # a stored row never changes: a changed repeat is quarantined
     input: bool = True  # loadable with `linksim load`
     doc: str = ""
     extra_ddl: tuple[str, ...] = field(default=())
@@ -183,13 +185,13 @@ TABLES: tuple[Table, ...] = (
             Column("appointment_id", "VARCHAR", nullable=False),
             Column("kind", "VARCHAR", nullable=False, one_of=("task", "meeting")),
             Column("task_type", "VARCHAR"),
-            _id("person_id", nullable=True),
-            _id("contact_id", nullable=True),
-            _id("project_id", nullable=True),
-            _id("owner_id", nullable=True),
-            _id("created_by_id", nullable=True),
+            _id("person_id", nullable=True, references=PERSON),
+            _id("contact_id", nullable=True, references=CONTACT),
+            _id("project_id", nullable=True, references="crm.project.project_id"),
+            _id("owner_id", nullable=True, references=ASSOCIATE),
+            _id("created_by_id", nullable=True, references=ASSOCIATE),
             Column("description", "VARCHAR"),
-            Column("starts_at", "TIMESTAMP"),
+            Column("starts_at", "TIMESTAMP", may_be_future=True),
             Column("duration_minutes", "INTEGER", min_value=0),
             Column("source_action", "VARCHAR"),
             _id("source_click_id", nullable=True),
@@ -250,6 +252,7 @@ TABLES: tuple[Table, ...] = (
         ),
         key=("mailing_id", "person_id"),
         enforce_key=False,
+        immutable=True,
     ),
     Table(
         "mail.click",
@@ -264,6 +267,7 @@ TABLES: tuple[Table, ...] = (
         ),
         key=("click_id",),
         enforce_key=False,
+        immutable=True,
         doc="Clicks on tracked links: the input of every run.",
     ),
     Table(
@@ -277,6 +281,7 @@ TABLES: tuple[Table, ...] = (
         ),
         key=("open_id",),
         enforce_key=False,
+        immutable=True,
         doc="Tracking-image views: never fire actions; inform bot filtering and simulation.",
     ),
     # --- linksim ---------------------------------------------------------------------------------

@@ -1,0 +1,60 @@
+"""The `linksim` command: exact output lines and exit codes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from linksim.cli import main
+
+
+def test_init_creates_and_reports(db_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["init", "--db", str(db_path)]) == 0
+    assert capsys.readouterr().out == f"initialised {db_path}\n"
+    assert main(["init", "--db", str(db_path)]) == 0  # again: nothing changes, still fine
+    assert db_path.exists()
+
+
+def test_unknown_command_is_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["frobnicate"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("linksim: error: argument command: invalid choice: 'frobnicate'")
+    assert err.count("\n") == 1
+
+
+def test_bad_number_is_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["demo", "--clicks", "many"])
+    assert exit_info.value.code == 2
+    assert "expected a whole number, found 'many'" in capsys.readouterr().err
+
+
+def test_load_into_missing_database_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    csv = tmp_path / "p.csv"
+    csv.write_text("interest_id,name\n1,News\n")
+    code = main(["load", "crm.interest", str(csv), "--db", str(tmp_path / "none.duckdb")])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("linksim: error: database ") and "linksim init" in err
+    assert err.count("\n") == 1
+
+
+def test_console_script_runs_without_traceback(tmp_path: Path) -> None:
+    """The installed entry point: a user's mistake gives exit 2 and no traceback."""
+    result = subprocess.run(
+        [sys.executable, "-m", "linksim", "load", "crm.person", "x.csv", "--db", "nope.duckdb"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith("linksim: error:")
