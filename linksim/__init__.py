@@ -1,13 +1,35 @@
-"""linksim: email link actions applied set-based in DuckDB — preview, apply, simulate, undo."""
+"""linksim: email link actions applied set-based in DuckDB — preview, apply, simulate, undo.
 
+>>> import linksim
+>>> con = linksim.connect(":memory:")
+>>> linksim.load(con, "crm.interest", __import__("pandas").DataFrame(
+...     {"interest_id": [1], "name": ["Product news"]})).loaded
+1
+"""
+
+from linksim.definitions import (
+    Definitions,
+    check_definitions,
+    definitions_schema,
+    load_definitions,
+    parse_definitions,
+)
 from linksim.errors import DatabaseError, DefinitionError, InputError, LinksimError, UsageError
 from linksim.store.connect import connect
+from linksim.store.load import LoadReport, load
 
 __all__ = [
     "DatabaseError",
     "DefinitionError",
+    "Definitions",
     "InputError",
     "LinksimError",
+    "LoadReport",
     "UsageError",
+    "check_definitions",
     "connect",
+    "definitions_schema",
+    "load",
+    "load_definitions",
+    "parse_definitions",
 ]

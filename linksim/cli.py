@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -107,6 +108,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         message = str(exc).strip().replace("\n", "\n  ")
         print(f"linksim: error: {message}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except BrokenPipeError:
+        # The reader went away (`linksim schema | head`): not an error worth a traceback.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
     except KeyboardInterrupt:
         print("linksim: interrupted", file=sys.stderr)
         return 130

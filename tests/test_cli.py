@@ -58,3 +58,47 @@ def test_console_script_runs_without_traceback(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert result.stderr.startswith("linksim: error:")
+
+
+def test_schema_prints_the_definitions_json_schema(capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from linksim.definitions import definitions_schema
+
+    assert main(["schema"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed == definitions_schema()
+    assert printed["properties"]["version"]
+
+
+def test_load_prints_accounting_and_exits_1_on_quarantine(
+    db_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    main(["init", "--db", str(db_path)])
+    csv = tmp_path / "interests.csv"
+    csv.write_text("interest_id,name\n1,Product news\n2,\n1,Product news\n")
+    assert main(["load", "crm.interest", str(csv), "--db", str(db_path)]) == 1
+    out = capsys.readouterr().out
+    assert "3 rows seen" in out
+    assert "name is missing" in out
+    assert main(["load", "crm.interest", str(csv), "--db", str(db_path), "--json"]) == 1
+    import json
+
+    report = json.loads(capsys.readouterr().out)
+    assert report["seen"] == 3
+    assert report["seen"] == (
+        report["loaded"] + report["updated"] + report["duplicate"] + report["quarantined"]
+    )
+
+
+def test_load_of_an_empty_file_is_one_line_exit_2(
+    db_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    main(["init", "--db", str(db_path)])
+    capsys.readouterr()
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    assert main(["load", "mail.click", str(empty), "--db", str(db_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("linksim: error: ") and "empty" in err
+    assert err.count("\n") == 1

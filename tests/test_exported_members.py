@@ -6,10 +6,17 @@ EXPORTED = sorted(
     [
         "DatabaseError",
         "DefinitionError",
+        "Definitions",
         "InputError",
         "LinksimError",
+        "LoadReport",
         "UsageError",
+        "check_definitions",
         "connect",
+        "definitions_schema",
+        "load",
+        "load_definitions",
+        "parse_definitions",
     ]
 )
 
