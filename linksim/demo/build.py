@@ -81,7 +81,8 @@ def build_demo(
             load_relation(con, table.split("#")[0], relation, source=f"demo:{dataset}:{table}")
             for table, relation in staged.items()
         )
-        run(con, "DROP SCHEMA IF EXISTS demo_stage CASCADE")
+        for schema in ("demo_stage", "hillstrom_stage"):
+            run(con, f"DROP SCHEMA IF EXISTS {schema} CASCADE")
         counts = table_counts(con)
         run(con, "CHECKPOINT")
     finally:
