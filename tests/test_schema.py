@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import duckdb
@@ -143,3 +145,51 @@ def test_a_file_that_is_not_duckdb_is_a_clear_error(tmp_path: Path) -> None:
     path.write_text("hello, I am not a database\n")
     with pytest.raises(DatabaseError, match="cannot open"):
         connect(path)
+
+
+@pytest.mark.parametrize("stem", ["linksim", "crm", "mail"])
+def test_a_file_named_like_a_schema_still_works(tmp_path: Path, stem: str) -> None:
+    """DuckDB names a catalog after its file; `linksim.duckdb` must not shadow schema linksim."""
+    path = tmp_path / f"{stem}.duckdb"
+    con = connect(path)
+    con.execute("INSERT INTO crm.interest VALUES (1, 'News')").fetchall()
+    assert con.execute("SELECT count(*) FROM linksim.meta").fetchall() == [(1,)]
+    assert con.execute("SELECT count(*) FROM mail.click").fetchall() == [(0,)]
+    con.close()
+
+
+def test_connections_to_one_file_share_it_and_release_it(db_path: Path) -> None:
+    first = connect(db_path)
+    second = connect(db_path)
+    first.execute("INSERT INTO crm.interest VALUES (1, 'News')").fetchall()
+    first.close()
+    assert second.execute("SELECT name FROM crm.interest").fetchall() == [("News",)]
+    second.close()
+    # Once every connection is closed, another process may open the file.
+    probe = "import duckdb, sys; duckdb.connect(sys.argv[1]).close()"
+    done = subprocess.run([sys.executable, "-c", probe, str(db_path)], check=False)
+    assert done.returncode == 0
+
+
+def test_a_locked_file_is_a_clear_error(db_path: Path) -> None:
+    connect(db_path).close()
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]);"
+            " print('ready', flush=True); time.sleep(30)",
+            str(db_path),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "ready\n"
+        with pytest.raises(DatabaseError, match="in use by another process"):
+            connect(db_path)
+    finally:
+        holder.kill()
+        holder.wait()
+        assert holder.stdout is not None
+        holder.stdout.close()

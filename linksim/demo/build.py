@@ -106,12 +106,12 @@ def _remove_old_demo(target: Path, *, replace: bool) -> None:
     from linksim.errors import DatabaseError
 
     try:
-        con = duckdb.connect(str(target), read_only=True)
+        con = connect(target, read_only=True)
         try:
             rows = con.execute("SELECT value FROM linksim.meta WHERE key = 'demo'").fetchall()
         finally:
             con.close()
-    except duckdb.Error:
+    except (duckdb.Error, DatabaseError):
         rows = []
     if not rows:
         raise DatabaseError(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from linksim.store.schema import SCHEMA_VERSION, TABLES, ddl
 __all__ = ["DEFAULT_DB", "connect", "init_schema"]
 
 DEFAULT_DB = "linksim.duckdb"
+CATALOG = "linksim_db"
 SCHEMAS = ("crm", "mail", "linksim")
 
 
@@ -40,13 +42,8 @@ def connect(
             f"database {name!r} does not exist: create it with `linksim init --db {name}` "
             "or `linksim demo --db PATH`"
         )
-    config: dict[str, str | bool | int | float | list[str]] = {}
-    if memory_limit:
-        config["memory_limit"] = memory_limit
-    if temp_directory:
-        config["temp_directory"] = temp_directory
     try:
-        con = duckdb.connect(name, read_only=read_only, config=config)
+        con = _open(name, read_only=read_only)
     except duckdb.IOException as exc:
         text = str(exc)
         if "lock" in text.lower():
@@ -59,12 +56,41 @@ def connect(
         raise DatabaseError(
             f"cannot open {name!r} as a DuckDB database: {str(exc).splitlines()[0]}"
         ) from None
+    if memory_limit:
+        run(con, "SET memory_limit = ?", [memory_limit])
+    if temp_directory:
+        run(con, "SET temp_directory = ?", [temp_directory])
     # Set after opening: as a connect-time option it fires before the ICU extension is loaded.
     run(con, "SET TimeZone = 'UTC'")
     if not read_only:
         init_schema(con)
     else:
         _check_version(con, name)
+    return con
+
+
+def _open(name: str, *, read_only: bool) -> duckdb.DuckDBPyConnection:
+    """A connection whose catalog is always `CATALOG`, whatever the file is called.
+
+    DuckDB names a file's catalog after the file, so `linksim.duckdb` (the default) would make
+    `linksim.run` ambiguous between catalog and schema. The file is therefore attached under a
+    fixed name to a named in-memory instance, one per file: every `connect` to the same file in
+    this process shares it, and DuckDB releases the file once all of them are closed — the same
+    life cycle as `duckdb.connect(path)`.
+    """
+    if name == ":memory:":
+        return duckdb.connect(name)
+    real = os.path.realpath(name)
+    instance = ":memory:linksim-" + hashlib.sha256(real.encode()).hexdigest()[:20]
+    con = duckdb.connect(instance)
+    literal = "'" + real.replace("'", "''") + "'"  # ATTACH takes no parameters
+    mode = " (READ_ONLY)" if read_only else ""
+    try:
+        run(con, f"ATTACH IF NOT EXISTS {literal} AS {CATALOG}{mode}")
+        run(con, f"USE {CATALOG}")
+    except BaseException:
+        con.close()
+        raise
     return con
 
 
