@@ -15,6 +15,9 @@ from linksim.definitions import (
     parse_definitions,
 )
 from linksim.errors import DatabaseError, DefinitionError, InputError, LinksimError, UsageError
+from linksim.result import RunResult
+from linksim.runs import apply, preview
+from linksim.scripts import script
 from linksim.store.connect import connect
 from linksim.store.load import LoadReport, load
 
@@ -25,11 +28,15 @@ __all__ = [
     "InputError",
     "LinksimError",
     "LoadReport",
+    "RunResult",
     "UsageError",
+    "apply",
     "check_definitions",
     "connect",
     "definitions_schema",
     "load",
     "load_definitions",
     "parse_definitions",
+    "preview",
+    "script",
 ]

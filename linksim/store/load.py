@@ -318,10 +318,16 @@ def _write(con: duckdb.DuckDBPyConnection, t: Table, staged: Staged, out: str) -
         f"SELECT {', '.join(columns)} FROM {ident(out)} WHERE _outcome = 'loaded'",
     )
     content = [c for c in columns if c.strip('"') not in t.key]
+    assignments = [f"{c} = o.{c}" for c in content]
+    # A loaded row is a manual edit: linksim's bookkeeping columns it lacks no longer apply.
+    supplied = set(_supplied(staged))
+    assignments += [
+        f"{ident(c.name)} = NULL" for c in t.columns if c.by_linksim and c.name not in supplied
+    ]
     if content and not t.immutable:
         run(
             con,
-            f"UPDATE {target} AS t SET {', '.join(f'{c} = o.{c}' for c in content)} "
+            f"UPDATE {target} AS t SET {', '.join(assignments)} "
             f"FROM {ident(out)} AS o WHERE o._outcome = 'updated' AND {_key_match(t, 't', 'o')}",
         )
 

@@ -29,6 +29,7 @@ class Column:
     default: str | None = None  # a SQL literal
     references: str | None = None  # "schema.table.column", checked by the loader
     may_be_future: bool = False  # for timestamps: a future value is a plan, not an error
+    by_linksim: bool = False  # linksim's own bookkeeping: a load that does not give it clears it
 
 
 @dataclass(frozen=True)
@@ -57,8 +58,16 @@ class Table:
         return next(c for c in self.columns if c.name == name)
 
 
-def _id(name: str, *, nullable: bool = False, references: str | None = None) -> Column:
-    return Column(name, "BIGINT", nullable=nullable, min_value=0, references=references)
+def _id(
+    name: str, *, nullable: bool = False, references: str | None = None, by_linksim: bool = False
+) -> Column:
+    return Column(
+        name, "BIGINT", nullable=nullable, min_value=0, references=references, by_linksim=by_linksim
+    )
+
+
+# The click whose action last wrote a value or membership; NULL = a manual edit (SPEC §4.4).
+SOURCE_CLICK = _id("source_click_id", nullable=True, by_linksim=True)
 
 
 ASSOCIATE = "crm.associate.associate_id"
@@ -129,6 +138,7 @@ TABLES: tuple[Table, ...] = (
             Column("field", "VARCHAR", nullable=False, references="crm.extra_field.name"),
             Column("value", "VARCHAR"),
             Column("set_at", "TIMESTAMP", nullable=False),
+            SOURCE_CLICK,
         ),
         key=("person_id", "field"),
         doc="Extra field values; `set_at` is the clock of last-writer-wins.",
@@ -149,6 +159,7 @@ TABLES: tuple[Table, ...] = (
             _id("person_id", references=PERSON),
             _id("interest_id", references="crm.interest.interest_id"),
             Column("since", "TIMESTAMP", nullable=False),
+            SOURCE_CLICK,
         ),
         key=("person_id", "interest_id"),
     ),
@@ -158,6 +169,7 @@ TABLES: tuple[Table, ...] = (
             _id("contact_id", references=CONTACT),
             _id("interest_id", references="crm.interest.interest_id"),
             Column("since", "TIMESTAMP", nullable=False),
+            SOURCE_CLICK,
         ),
         key=("contact_id", "interest_id"),
     ),
@@ -167,6 +179,7 @@ TABLES: tuple[Table, ...] = (
             _id("selection_id", references="crm.selection.selection_id"),
             _id("person_id", references=PERSON),
             Column("since", "TIMESTAMP", nullable=False),
+            SOURCE_CLICK,
         ),
         key=("selection_id", "person_id"),
     ),
@@ -176,6 +189,7 @@ TABLES: tuple[Table, ...] = (
             _id("project_id", references="crm.project.project_id"),
             _id("person_id", references=PERSON),
             Column("since", "TIMESTAMP", nullable=False),
+            SOURCE_CLICK,
         ),
         key=("project_id", "person_id"),
     ),
@@ -196,6 +210,7 @@ TABLES: tuple[Table, ...] = (
             Column("source_action", "VARCHAR"),
             _id("source_click_id", nullable=True),
             _id("source_mailing_id", nullable=True),
+            Column("due_at", "TIMESTAMP", may_be_future=True, by_linksim=True),
         ),
         key=("appointment_id",),
         doc="Follow-ups (tasks and meetings); existing ones count against daily capacity.",
@@ -327,6 +342,7 @@ TABLES: tuple[Table, ...] = (
             Column("old_value", "VARCHAR"),
             Column("new_value", "VARCHAR"),
             Column("changed_at", "TIMESTAMP", nullable=False),
+            _id("contact_id", nullable=True),
         ),
         enforce_key=False,
         input=False,
@@ -363,6 +379,26 @@ TABLES: tuple[Table, ...] = (
         enforce_key=False,
         input=False,
         doc="One row per script call.",
+    ),
+    Table(
+        "linksim.removal",
+        (
+            Column(
+                "target_kind",
+                "VARCHAR",
+                nullable=False,
+                one_of=("interest", "selection", "project"),
+            ),
+            Column("scope", "VARCHAR", nullable=False, one_of=("person", "contact")),
+            _id("owner_id"),
+            _id("target_id"),
+            Column("removed_at", "TIMESTAMP", nullable=False),
+            _id("source_click_id", nullable=True),
+            _id("run_id", nullable=True),
+        ),
+        key=("target_kind", "scope", "owner_id", "target_id"),
+        input=False,
+        doc="The clock of each membership linksim removed, so an older add cannot undo it.",
     ),
     Table(
         "linksim.load",

@@ -1,0 +1,50 @@
+"""The engine as a pipeline of named relational steps, each one SQL statement over earlier ones.
+
+A step is pure: it reads the database and the relations of earlier steps and creates one temporary
+relation, `ls_<name>`. Nothing is written to `crm` or `linksim` here; `engine/write.py` does that.
+`explain()` prints the whole pipeline as SQL: that is how a step is read, tested and profiled.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import duckdb
+
+from linksim.store.query import run
+
+__all__ = ["Step", "explain", "materialize"]
+
+
+@dataclass(frozen=True)
+class Step:
+    """One relational step: `CREATE TEMP TABLE ls_<name> AS <sql>`."""
+
+    name: str
+    sql: str
+    doc: str = ""
+
+    @property
+    def relation(self) -> str:
+        return f"ls_{self.name}"
+
+    def statement(self) -> str:
+        return f"CREATE OR REPLACE TEMP TABLE {self.relation} AS\n{self.sql.strip()}"
+
+
+def materialize(con: duckdb.DuckDBPyConnection, steps: Iterable[Step]) -> None:
+    """Run the steps in order on ``con``."""
+    for step in steps:
+        run(con, step.statement())
+
+
+def explain(steps: Iterable[Step]) -> str:
+    """The steps as one SQL script, each headed by its doc line.
+
+    >>> print(explain([Step("one", "SELECT 1 AS x", "a constant")]))
+    -- one: a constant
+    CREATE OR REPLACE TEMP TABLE ls_one AS
+    SELECT 1 AS x;
+    """
+    return "\n\n".join(f"-- {s.name}: {s.doc}\n{s.statement()};" for s in steps)

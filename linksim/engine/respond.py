@@ -1,0 +1,46 @@
+"""The response step: what each fired `response` action shows (docs/SEMANTICS.md §5)."""
+
+from __future__ import annotations
+
+from linksim.engine.pipeline import Step
+
+__all__ = ["RESPOND_STEPS"]
+
+PERSON_VALUE = """CASE pf.name
+    WHEN 'person_id' THEN p.person_id::VARCHAR
+    WHEN 'contact_id' THEN p.contact_id::VARCHAR
+    WHEN 'owner_id' THEN p.owner_id::VARCHAR
+    WHEN 'first_name' THEN p.first_name
+    WHEN 'last_name' THEN p.last_name
+    WHEN 'email' THEN p.email
+    ELSE fv.value END"""
+
+RESPONSES = Step(
+    "responses",
+    f"""
+    WITH prefill AS (
+        SELECT f.click_id, f.action_no,
+               ('{{' || string_agg(
+                   to_json(pf.name)::VARCHAR || ':'
+                   || coalesce(to_json({PERSON_VALUE})::VARCHAR, 'null'),
+                   ',' ORDER BY pf.pos) || '}}')::JSON AS prefill
+        FROM ls_fired f
+        JOIN ls_def_prefill pf ON pf.action_no = f.action_no
+        LEFT JOIN crm.person p ON p.person_id = f.person_id
+        LEFT JOIN crm.person_field fv ON fv.person_id = f.person_id AND fv.field = pf.name
+        GROUP BY f.click_id, f.action_no
+    )
+    SELECT f.click_id, f.action_id, r.kind, r.url,
+           CASE WHEN r.kind = 'feedback' THEN t.text END AS text,
+           r.form_id,
+           CASE WHEN r.kind = 'form' THEN coalesce(x.prefill, '{{}}'::JSON) END AS prefill,
+           f.person_id, f.clicked_at
+    FROM ls_fired f
+    JOIN ls_def_response r ON r.action_no = f.action_no
+    LEFT JOIN ls_rendered t ON t.click_id = f.click_id AND t.action_no = f.action_no
+    LEFT JOIN prefill x ON x.click_id = f.click_id AND x.action_no = f.action_no
+    """,
+    "one response per fired response action: redirect, feedback text or prefilled form",
+)
+
+RESPOND_STEPS = (RESPONSES,)

@@ -1,0 +1,136 @@
+"""Write a computed change set into the `crm` and `linksim` tables (apply only).
+
+Every statement reads the relations of the pipeline; nothing here decides anything. The caller
+runs these inside one transaction.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+from linksim.store.query import run
+
+__all__ = ["write_changes"]
+
+# (table, scope, owner column, target column, kind) of each membership table.
+MEMBERSHIPS = (
+    ("crm.person_interest", "person", "person_id", "interest_id", "interest"),
+    ("crm.contact_interest", "contact", "contact_id", "interest_id", "interest"),
+    ("crm.selection_member", "person", "person_id", "selection_id", "selection"),
+    ("crm.project_member", "person", "person_id", "project_id", "project"),
+)
+
+APPOINTMENT_COLUMNS = (
+    "appointment_id, kind, task_type, person_id, contact_id, project_id, owner_id, "
+    "created_by_id, description, starts_at, duration_minutes, source_action, source_click_id, "
+    "source_mailing_id, due_at"
+)
+TICKET_COLUMNS = (
+    "ticket_id, title, priority, category, owner_id, status, person_id, created_at, "
+    "source_action, source_click_id, source_mailing_id"
+)
+
+
+def _state(con: duckdb.DuckDBPyConnection, run_id: int) -> None:
+    run(
+        con,
+        """
+        INSERT INTO crm.person_field (person_id, field, value, set_at, source_click_id)
+        SELECT owner_id, field, value, clicked_at, click_id
+        FROM ls_state_applied WHERE kind = 'field'
+        ON CONFLICT (person_id, field) DO UPDATE
+        SET value = excluded.value, set_at = excluded.set_at,
+            source_click_id = excluded.source_click_id
+        """,
+    )
+    for table, scope, owner, target, kind in MEMBERSHIPS:
+        applied = (
+            f"FROM ls_state_applied WHERE kind = '{kind}' AND scope = '{scope}' AND op = '{{op}}'"
+        )
+        run(
+            con,
+            f"""
+            INSERT INTO {table} ({owner}, {target}, since, source_click_id)
+            SELECT owner_id, target_id, clicked_at, click_id {applied.format(op="add")}
+            ON CONFLICT ({owner}, {target}) DO UPDATE
+            SET since = excluded.since, source_click_id = excluded.source_click_id
+            """,
+        )
+        run(
+            con,
+            f"""
+            DELETE FROM {table} t
+            WHERE EXISTS (SELECT 1 {applied.format(op="remove")}
+                          AND owner_id = t.{owner} AND target_id = t.{target})
+            """,
+        )
+    run(
+        con,
+        """
+        DELETE FROM linksim.removal r
+        WHERE EXISTS (SELECT 1 FROM ls_state_applied a
+                      WHERE a.op = 'add' AND a.kind = r.target_kind AND a.scope = r.scope
+                        AND a.owner_id = r.owner_id AND a.target_id = r.target_id)
+        """,
+    )
+    run(
+        con,
+        """
+        INSERT INTO linksim.removal
+            (target_kind, scope, owner_id, target_id, removed_at, source_click_id, run_id)
+        SELECT kind, scope, owner_id, target_id, clicked_at, click_id, ?
+        FROM ls_state_applied WHERE op = 'remove'
+        ON CONFLICT (target_kind, scope, owner_id, target_id) DO UPDATE
+        SET removed_at = excluded.removed_at, source_click_id = excluded.source_click_id,
+            run_id = excluded.run_id
+        """,
+        [run_id],
+    )
+
+
+def _created(con: duckdb.DuckDBPyConnection) -> None:
+    run(
+        con,
+        f"INSERT OR REPLACE INTO crm.appointment ({APPOINTMENT_COLUMNS}) "
+        f"SELECT {APPOINTMENT_COLUMNS} FROM ls_appointment_out",
+    )
+    run(
+        con,
+        "UPDATE crm.appointment a SET starts_at = r.starts_at "
+        "FROM ls_rescheduled r WHERE a.appointment_id = r.appointment_id",
+    )
+    run(
+        con,
+        f"INSERT OR REPLACE INTO crm.ticket ({TICKET_COLUMNS}) "
+        f"SELECT {TICKET_COLUMNS} FROM ls_ticket_out",
+    )
+
+
+def _records(con: duckdb.DuckDBPyConnection, run_id: int) -> None:
+    run(
+        con,
+        "DELETE FROM linksim.response r WHERE EXISTS (SELECT 1 FROM ls_responses n "
+        "WHERE n.click_id = r.click_id AND n.action_id = r.action_id)",
+    )
+    run(
+        con,
+        "INSERT INTO linksim.response (click_id, action_id, kind, url, text, form_id, prefill, "
+        "run_id) SELECT click_id, action_id, kind, url, text, form_id, prefill, ? "
+        "FROM ls_responses",
+        [run_id],
+    )
+    run(
+        con,
+        "INSERT INTO linksim.change (run_id, click_id, action_id, person_id, target_kind, "
+        "target, old_value, new_value, changed_at, contact_id) "
+        "SELECT ?, click_id, action_id, person_id, target_kind, target, old_value, new_value, "
+        "changed_at, contact_id FROM ls_changes",
+        [run_id],
+    )
+
+
+def write_changes(con: duckdb.DuckDBPyConnection, run_id: int) -> None:
+    """Write the change set computed on ``con`` into the database."""
+    _state(con, run_id)
+    _created(con)
+    _records(con, run_id)
