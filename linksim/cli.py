@@ -7,6 +7,7 @@ one line on stderr and no traceback.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import os
 import sys
@@ -54,10 +55,51 @@ def _cmd_load(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
+    from linksim._resources import data_path
+    from linksim.definitions import load_definitions
     from linksim.demo.build import build_demo
+    from linksim.runs import apply, preview
 
     summary = build_demo(args.db, dataset=args.dataset, clicks=args.clicks, seed=args.seed)
     print(summary)
+    if args.dataset != "company":
+        return EXIT_OK
+    defs = load_definitions(data_path("demo-definitions.yaml"))
+    con = connect(args.db, create=False)
+    try:
+        previewed = preview(con, defs, run_scripts=True)
+        applied = apply(con, defs)
+    finally:
+        con.close()
+    print(f"\n{previewed}\n")
+    print(
+        f"apply (run {applied.run_id}): {len(applied.changes):,} changes written, "
+        f"as previewed in run {previewed.run_id}"
+    )
+    return EXIT_OK
+
+
+def _run_args(args: argparse.Namespace) -> dict[str, Any]:
+    return {"since": args.since, "until": args.until, "mailing": args.mailing}
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from linksim.definitions import load_definitions
+    from linksim.runs import apply, preview
+    from linksim.scripts import import_scripts
+
+    defs = load_definitions(args.defs)
+    for module in args.scripts or ():
+        import_scripts(module)
+    con = connect(args.db, create=False)
+    try:
+        if args.command == "preview":
+            result = preview(con, defs, run_scripts=args.run_scripts, **_run_args(args))
+        else:
+            result = apply(con, defs, **_run_args(args))
+    finally:
+        con.close()
+    print(json.dumps(result.to_dict(), indent=2, default=str) if args.json else result)
     return EXIT_OK
 
 
@@ -85,8 +127,42 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--db", default=DEFAULT_DB)
     p.add_argument("--json", action="store_true", help="print the accounting as JSON")
 
+    for name, help in (
+        ("preview", "show the changes the definitions would make; writes nothing to crm"),
+        ("apply", "apply the definitions to the clicks and write the changes"),
+    ):
+        p = command(name, _cmd_run, help)
+        p.add_argument("defs", help="definitions file (.yaml, .yml or .json)")
+        p.add_argument("--db", default=DEFAULT_DB)
+        p.add_argument("--since", type=_timestamp, help="first click time included (UTC)")
+        p.add_argument("--until", type=_timestamp, help="first click time excluded (UTC)")
+        p.add_argument("--mailing", type=_positive_int, help="only clicks of this mailing id")
+        p.add_argument("--json", action="store_true", help="print the summary as JSON")
+        p.add_argument(
+            "--scripts",
+            action="append",
+            metavar="MODULE",
+            help="import MODULE so that its @linksim.script functions register (repeatable)",
+        )
+        if name == "preview":
+            p.add_argument("--run-scripts", action="store_true", help="also call the scripts")
+
     command("schema", _cmd_schema, "print the JSON Schema of the definitions format")
     return parser
+
+
+def _timestamp(text: str) -> dt.datetime:
+    """A date or timestamp; with an offset it is converted to UTC, without one it is UTC."""
+    try:
+        value = dt.datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a date or timestamp like 2026-03-01 or 2026-03-01T10:00:00+02:00, "
+            f"found {text!r}"
+        ) from None
+    if value.tzinfo is not None:
+        value = value.astimezone(dt.UTC).replace(tzinfo=None)
+    return value
 
 
 def _positive_int(text: str) -> int:

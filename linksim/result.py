@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +29,8 @@ class RunResult:
         appointments: follow-ups created or rewritten, with their owner and start.
         tickets: tickets created or rewritten.
         responses: what each fired response showed.
+        workload: per owner and local day the run touches: its follow-ups there, the owner's
+            appointments that day once applied, and the owner's daily_capacity.
         script_runs: one entry per script call.
     """
 
@@ -38,6 +41,7 @@ class RunResult:
     appointments: pd.DataFrame
     tickets: pd.DataFrame
     responses: pd.DataFrame
+    workload: pd.DataFrame = field(default_factory=pd.DataFrame)
     script_runs: tuple[ScriptRun, ...] = field(default=())
 
     def by_action(self) -> pd.DataFrame:
@@ -60,11 +64,24 @@ class RunResult:
         return merged.sort_values(["action_id", "target_kind", "target"], ignore_index=True)
 
     def follow_ups_per_owner(self) -> pd.DataFrame:
-        """New or rewritten follow-ups per owner and local day of `starts_at` (UTC date)."""
-        if self.appointments.empty:
-            return pd.DataFrame(columns=["owner_id", "day", "follow_ups"])
-        days = self.appointments.assign(day=self.appointments["starts_at"].dt.date)
-        return days.groupby(["owner_id", "day"]).size().rename("follow_ups").reset_index()
+        """Per owner: the run's follow-ups, the busiest day once applied, and the capacity.
+
+        ``days_over`` counts the days where the owner's appointments would exceed
+        ``daily_capacity`` (NULL capacity: unlimited).
+        """
+        columns = ["owner_id", "owner", "follow_ups", "busiest_day", "daily_capacity", "days_over"]
+        if self.workload.empty:
+            return pd.DataFrame(columns=columns)
+        w = self.workload.assign(
+            over=lambda f: f["daily_capacity"].notna() & (f["appointments"] > f["daily_capacity"])
+        )
+        out = w.groupby(["owner_id", "owner"], dropna=False).agg(
+            follow_ups=("follow_ups", "sum"),
+            busiest_day=("appointments", "max"),
+            daily_capacity=("daily_capacity", "first"),
+            days_over=("over", "sum"),
+        )
+        return out.reset_index()[columns]
 
     def tickets_per_category(self) -> pd.DataFrame:
         """New or rewritten tickets per category and priority."""
@@ -85,14 +102,9 @@ class RunResult:
             "clicks": self.counts,
             "changes": len(self.changes),
             "by_action": self.by_action().to_dict(orient="records"),
-            "follow_ups_per_owner": [
-                {"owner_id": _int(r.owner_id), "follow_ups": _int(r.follow_ups)}
-                for r in self.follow_ups_per_owner()
-                .groupby("owner_id", dropna=False)["follow_ups"]
-                .sum()
-                .reset_index()
-                .itertuples()
-            ],
+            "follow_ups_per_owner": json.loads(
+                self.follow_ups_per_owner().to_json(orient="records")
+            ),
             "tickets_per_category": self.tickets_per_category().to_dict(orient="records"),
             "responses": len(self.responses),
             "scripts": [r.__dict__ for r in self.script_runs],
@@ -111,9 +123,11 @@ class RunResult:
             lines += ["", "changes by action:", _text_table(table)]
         owners = self.follow_ups_per_owner()
         if not owners.empty:
-            per_owner = owners.groupby("owner_id")["follow_ups"].agg(["sum", "max"]).reset_index()
-            per_owner.columns = ["owner_id", "follow_ups", "busiest_day"]
-            lines += ["", "follow-ups per owner:", _text_table(per_owner)]
+            lines += [
+                "",
+                "follow-ups per owner (busiest day once applied, days over daily capacity):",
+                _text_table(owners),
+            ]
         tickets = self.tickets_per_category()
         if not tickets.empty:
             lines += ["", "tickets per category:", _text_table(tickets)]
@@ -150,11 +164,22 @@ class RunResult:
         left.barh(per_action.index.astype(str), per_action.to_numpy())
         left.set_xlabel("people touched")
         left.set_title("Changes per action")
-        owners = self.follow_ups_per_owner().groupby("owner_id")["follow_ups"].sum()
-        right.bar(owners.index.astype(str), owners.to_numpy())
+        owners = self.follow_ups_per_owner()
+        labels = owners["owner_id"].astype(str)
+        right.bar(labels, owners["busiest_day"].astype(float), label="busiest day")
+        right.scatter(
+            labels,
+            owners["daily_capacity"].astype(float),
+            color="red",
+            marker="_",
+            s=300,
+            label="daily capacity",
+            zorder=3,
+        )
         right.set_xlabel("owner (associate id)")
-        right.set_ylabel("follow-ups")
-        right.set_title("Follow-ups per owner")
+        right.set_ylabel("appointments that day")
+        right.set_title("Busiest day per owner vs capacity")
+        right.legend()
         fig.tight_layout()
         return fig
 

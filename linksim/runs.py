@@ -42,6 +42,38 @@ FAR_PAST = dt.datetime(1, 1, 1)
 FAR_FUTURE = dt.datetime(9999, 12, 31)
 
 
+# Per owner and local day touched by the run: the follow-ups it creates or moves there, and the
+# owner's appointments that day once it is applied, against daily_capacity.
+WORKLOAD_SQL = """
+WITH after AS (
+    SELECT appointment_id, owner_id, starts_at FROM crm.appointment
+    WHERE appointment_id NOT IN (SELECT appointment_id FROM ls_appointment_out)
+      AND appointment_id NOT IN (SELECT appointment_id FROM ls_rescheduled)
+    UNION ALL SELECT appointment_id, owner_id, starts_at FROM ls_appointment_out
+    UNION ALL
+    SELECT r.appointment_id, a.owner_id, r.starts_at
+    FROM ls_rescheduled r JOIN crm.appointment a USING (appointment_id)
+),
+local AS (
+    SELECT a.appointment_id, a.owner_id, s.name, s.daily_capacity,
+           CAST(ls_local(a.starts_at, coalesce(s.timezone, 'UTC')) AS DATE) AS day
+    FROM after a LEFT JOIN crm.associate s ON s.associate_id = a.owner_id
+),
+touched AS (
+    SELECT appointment_id FROM ls_appointment_out
+    UNION ALL SELECT appointment_id FROM ls_rescheduled
+)
+SELECT owner_id, any_value(name) AS owner, day,
+       count(*) FILTER (WHERE appointment_id IN (SELECT appointment_id FROM touched))
+         AS follow_ups,
+       count(*) AS appointments, any_value(daily_capacity) AS daily_capacity
+FROM local
+GROUP BY owner_id, day
+HAVING count(*) FILTER (WHERE appointment_id IN (SELECT appointment_id FROM touched)) > 0
+ORDER BY owner_id, day
+"""
+
+
 def pipeline_sql() -> str:
     """The whole engine as one SQL script (scripts run between the two halves)."""
     return explain((*BEFORE_SCRIPTS, *AFTER_SCRIPTS))
@@ -173,6 +205,7 @@ def _run(
             appointments=_frame(con, "SELECT * FROM ls_appointment_out ORDER BY appointment_id"),
             tickets=_frame(con, "SELECT * FROM ls_ticket_out ORDER BY ticket_id"),
             responses=_frame(con, "SELECT * FROM ls_responses ORDER BY click_id, action_id"),
+            workload=_frame(con, WORKLOAD_SQL),
             script_runs=tuple(script_runs),
         )
         if mode == "apply":

@@ -1,4 +1,4 @@
-"""Steps from clicks to fired actions: classify, keep the eligible, fire by policy (SPEC §4.1 to 4.3).
+"""Steps from clicks to fired actions: classify, keep the eligible, fire by policy (SPEC §4.1-3).
 
 Decisions that depend on other clicks (earliest click, `link_hits`) look at every eligible click
 in the database, in the run's scope or not; only then is the result cut to the scope. That is what
