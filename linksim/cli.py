@@ -1,6 +1,7 @@
-"""The `linksim` command: argument parsing and printing only; the work happens in the core.
+"""linksim: email link actions applied set-based in DuckDB — preview them, apply them, safely.
 
-Exit codes (SPEC §5): 0 ok; 1 findings (rows quarantined, lint errors); 2 bad input or usage, with
+Argument parsing and printing only; the work happens in the core. Exit codes (SPEC §5): 0 ok;
+1 findings (rows quarantined, lint errors); 2 bad input or usage, with
 one line on stderr and no traceback.
 """
 
@@ -104,7 +105,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="linksim", description=__doc__.splitlines()[0] if __doc__ else None)
+    parser = _Parser(
+        prog="linksim",
+        description=__doc__.splitlines()[0] if __doc__ else None,
+        epilog="Exit codes: 0 ok; 1 findings (e.g. rows quarantined); 2 bad input or usage.",
+    )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     def command(name: str, run: Callable[[argparse.Namespace], int], help: str) -> Any:
@@ -119,12 +124,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=7, help="generator seed (default 7)")
 
     p = command("init", _cmd_init, "create the linksim schemas in a database (idempotent)")
-    p.add_argument("--db", default=DEFAULT_DB)
+    p.add_argument("--db", default=DEFAULT_DB, help=f"database file (default {DEFAULT_DB})")
 
     p = command("load", _cmd_load, "load a CSV, Parquet or JSON-lines file into an input table")
     p.add_argument("table", help="target table, e.g. crm.person or mail.click")
     p.add_argument("file", help="a .csv, .parquet or .jsonl file")
-    p.add_argument("--db", default=DEFAULT_DB)
+    p.add_argument("--db", default=DEFAULT_DB, help=f"database file (default {DEFAULT_DB})")
     p.add_argument("--json", action="store_true", help="print the accounting as JSON")
 
     for name, help in (
@@ -133,7 +138,7 @@ def _parser() -> argparse.ArgumentParser:
     ):
         p = command(name, _cmd_run, help)
         p.add_argument("defs", help="definitions file (.yaml, .yml or .json)")
-        p.add_argument("--db", default=DEFAULT_DB)
+        p.add_argument("--db", default=DEFAULT_DB, help=f"database file (default {DEFAULT_DB})")
         p.add_argument("--since", type=_timestamp, help="first click time included (UTC)")
         p.add_argument("--until", type=_timestamp, help="first click time excluded (UTC)")
         p.add_argument("--mailing", type=_positive_int, help="only clicks of this mailing id")

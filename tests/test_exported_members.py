@@ -10,13 +10,17 @@ EXPORTED = sorted(
         "InputError",
         "LinksimError",
         "LoadReport",
+        "RunResult",
         "UsageError",
+        "apply",
         "check_definitions",
         "connect",
         "definitions_schema",
         "load",
         "load_definitions",
         "parse_definitions",
+        "preview",
+        "script",
     ]
 )
 

@@ -648,13 +648,14 @@ def test_reasons_group_and_report_reads_well(
         ("clicked_at is not a timestamp", 1),
     ]
     assert str(report) == (
-        "mail.click from clicks.csv: 5 rows seen (load 1)\n"
+        "mail.click from clicks.csv: 5 rows seen (load_id 1)\n"
         "  1  loaded\n"
         "  0  updated\n"
         "  0  duplicate\n"
         "  4  quarantined\n"
         "  3    unknown person\n"
-        "  1    clicked_at is not a timestamp"
+        "  1    clicked_at is not a timestamp\n"
+        "quarantined rows: SELECT * FROM linksim.quarantine WHERE load_id = 1"
     )
     assert report.to_dict() == {
         "table": "mail.click",
@@ -679,7 +680,7 @@ def test_report_html_is_escaped() -> None:
 def test_thousands_are_separated() -> None:
     report = LoadReport("mail.click", "c.csv", 1, 12345, 12000, 0, 345, 0)
     assert str(report).splitlines()[:2] == [
-        "mail.click from c.csv: 12,345 rows seen (load 1)",
+        "mail.click from c.csv: 12,345 rows seen (load_id 1)",
         "  12,000  loaded",
     ]
 

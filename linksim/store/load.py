@@ -79,12 +79,13 @@ def load(
     >>> con = connect(":memory:")
     >>> frame = pd.DataFrame({"interest_id": [1, 2, 2, 3], "name": ["News", "Fair", "Fair", ""]})
     >>> print(load(con, "crm.interest", frame))
-    crm.interest from <DataFrame>: 4 rows seen (load 1)
+    crm.interest from <DataFrame>: 4 rows seen (load_id 1)
       2  loaded
       0  updated
       1  duplicate
       1  quarantined
       1    name is missing
+    quarantined rows: SELECT * FROM linksim.quarantine WHERE load_id = 1
     """
     t = readers.input_table(table)
     if isinstance(data, pd.DataFrame):

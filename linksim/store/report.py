@@ -23,12 +23,13 @@ class LoadReport:
 
     >>> reasons = {"unknown person": 10}
     >>> print(LoadReport("mail.click", "clicks.csv", 4, 1200, 1100, 0, 90, 10, reasons))
-    mail.click from clicks.csv: 1,200 rows seen (load 4)
+    mail.click from clicks.csv: 1,200 rows seen (load_id 4)
       1,100  loaded
           0  updated
          90  duplicate
          10  quarantined
          10    unknown person
+    quarantined rows: SELECT * FROM linksim.quarantine WHERE load_id = 4
     """
 
     table: str
@@ -58,10 +59,17 @@ class LoadReport:
 
     def __str__(self) -> str:
         width = max(len(f"{self.seen:,}"), 1)
-        lines = [f"{self.table} from {self.source}: {self.seen:,} rows seen (load {self.load_id})"]
+        rows = "row" if self.seen == 1 else "rows"
+        lines = [
+            f"{self.table} from {self.source}: {self.seen:,} {rows} seen (load_id {self.load_id})"
+        ]
         for outcome in OUTCOMES:
             lines.append(f"  {getattr(self, outcome):>{width},}  {outcome}")
         lines.extend(f"  {n:>{width},}    {reason}" for reason, n in self.reasons.items())
+        if self.quarantined:
+            lines.append(
+                f"quarantined rows: SELECT * FROM linksim.quarantine WHERE load_id = {self.load_id}"
+            )
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
@@ -76,5 +84,5 @@ class LoadReport:
         )
         return (
             f"<p><b>{e(self.table)}</b> from <code>{e(self.source)}</code>: "
-            f"{self.seen:,} rows seen (load {self.load_id})</p><table>{rows}</table>"
+            f"{self.seen:,} rows seen (load_id {self.load_id})</p><table>{rows}</table>"
         )
