@@ -39,8 +39,10 @@ RESPONSES = Step(
     JOIN ls_def_response r ON r.action_no = f.action_no
     LEFT JOIN ls_rendered t ON t.click_id = f.click_id AND t.action_no = f.action_no
     LEFT JOIN prefill x ON x.click_id = f.click_id AND x.action_no = f.action_no
+    -- what a click showed is history: a response, once recorded, is never rewritten
+    ANTI JOIN linksim.response done ON done.click_id = f.click_id AND done.action_id = f.action_id
     """,
-    "one response per fired response action: redirect, feedback text or prefilled form",
+    "one new response per fired response action: redirect, feedback text or prefilled form",
 )
 
 RESPOND_STEPS = (RESPONSES,)

@@ -109,11 +109,6 @@ def _created(con: duckdb.DuckDBPyConnection) -> None:
 def _records(con: duckdb.DuckDBPyConnection, run_id: int) -> None:
     run(
         con,
-        "DELETE FROM linksim.response r WHERE EXISTS (SELECT 1 FROM ls_responses n "
-        "WHERE n.click_id = r.click_id AND n.action_id = r.action_id)",
-    )
-    run(
-        con,
         "INSERT INTO linksim.response (click_id, action_id, kind, url, text, form_id, prefill, "
         "run_id) SELECT click_id, action_id, kind, url, text, form_id, prefill, ? "
         "FROM ls_responses",

@@ -1,0 +1,116 @@
+"""Split a run's clicks into batches in time order: by a time span (`1d`) or a click count (`100000`).
+
+A batch is a half-open time window ``[since, until)``; windows never split one timestamp, so a
+count-based batch may hold a few more clicks than asked when many share a time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+import duckdb
+
+from linksim.errors import UsageError
+
+__all__ = ["Batch", "BatchSpec", "parse_batch", "plan_batches"]
+
+_SPAN = re.compile(r"(\d+)\s*(s|m|min|h|d|w)")
+_UNITS = {
+    "s": dt.timedelta(seconds=1),
+    "m": dt.timedelta(minutes=1),
+    "min": dt.timedelta(minutes=1),
+    "h": dt.timedelta(hours=1),
+    "d": dt.timedelta(days=1),
+    "w": dt.timedelta(weeks=1),
+}
+
+
+@dataclass(frozen=True)
+class BatchSpec:
+    """Either a time span per batch or a number of clicks per batch."""
+
+    span: dt.timedelta | None = None
+    clicks: int | None = None
+
+    def __str__(self) -> str:
+        return f"{self.clicks} clicks" if self.clicks else f"{self.span}"
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One window of clicks, ``since <= clicked_at < until``."""
+
+    number: int
+    since: dt.datetime
+    until: dt.datetime
+    clicks: int
+
+
+def parse_batch(text: str) -> BatchSpec:
+    """``"1d"``, ``"12h"``, ``"30min"``, ``"2w"`` → a span; ``"100000"`` → a click count.
+
+    >>> parse_batch("1d")
+    BatchSpec(span=datetime.timedelta(days=1), clicks=None)
+    >>> parse_batch("100_000").clicks
+    100000
+    """
+    cleaned = text.strip().lower().replace("_", "")
+    if cleaned.isdigit() and int(cleaned) > 0:
+        return BatchSpec(clicks=int(cleaned))
+    match = _SPAN.fullmatch(cleaned)
+    if match and int(match[1]) > 0:
+        return BatchSpec(span=int(match[1]) * _UNITS[match[2]])
+    raise UsageError(
+        f"--batch {text!r}: expected a time span like 1d, 12h, 30min, 2w, or a number of "
+        "clicks like 100000"
+    )
+
+
+def plan_batches(
+    con: duckdb.DuckDBPyConnection,
+    spec: BatchSpec,
+    *,
+    since: dt.datetime,
+    until: dt.datetime,
+    mailing: int | None,
+) -> list[Batch]:
+    """The batches covering the clicks of the scope, in time order (empty windows left out)."""
+    scope = (
+        "FROM mail.click WHERE clicked_at >= $since AND clicked_at < $until "
+        "AND ($mailing IS NULL OR mailing_id = $mailing)"
+    )
+    params = {"since": since, "until": until, "mailing": mailing}
+    if spec.clicks:
+        # every N-th click in time order starts a batch; equal timestamps stay together
+        starts = f"""
+            SELECT DISTINCT clicked_at AS start FROM (
+                SELECT clicked_at,
+                       row_number() OVER (ORDER BY clicked_at, click_id) - 1 AS i
+                {scope}) WHERE i % $n = 0"""
+        params["n"] = spec.clicks
+    else:
+        assert spec.span is not None
+        starts = f"""
+            SELECT DISTINCT $since::TIMESTAMP + to_microseconds(
+                       (datediff('microsecond', $since::TIMESTAMP, clicked_at) // $span_us)
+                       * $span_us) AS start
+            {scope}"""
+        params["span_us"] = spec.span // dt.timedelta(microseconds=1)
+    rows = con.execute(
+        f"""
+        WITH starts AS ({starts}),
+        windows AS (
+            SELECT start, coalesce(lead(start) OVER (ORDER BY start), $until::TIMESTAMP) AS stop
+            FROM starts
+        )
+        SELECT w.start, w.stop, count(c.click_id)
+        FROM windows w
+        JOIN mail.click c ON c.clicked_at >= w.start AND c.clicked_at < w.stop
+         AND ($mailing IS NULL OR c.mailing_id = $mailing)
+        GROUP BY ALL ORDER BY w.start
+        """,
+        params,
+    ).fetchall()
+    return [Batch(i, start, stop, int(n)) for i, (start, stop, n) in enumerate(rows)]
