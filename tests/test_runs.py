@@ -226,7 +226,7 @@ def test_apply_makes_exactly_the_expected_changes(world: Path) -> None:
         [1, "cta", "field", "last_cta", None, "read-more"],
         [1, "news", "interest", "News", None, "member"],
         [2, "news", "interest", "News", None, "member"],
-        [3, "call", "appointment", "call/p100/m7", None, "2026-03-03 08:00"],
+        [3, "call", "appointment", "call/p100/m7", None, "call/p100/m7"],
     ]
     run = con.execute(
         "SELECT mode, status, clicks_seen, clicks_eligible FROM linksim.run"

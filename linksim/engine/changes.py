@@ -54,7 +54,9 @@ CHANGES = Step(
     UNION ALL
     SELECT source_click_id, source_action, person_id, 'appointment', appointment_id,
            CASE WHEN is_stored THEN strftime(old_starts_at, '%Y-%m-%d %H:%M') END,
-           strftime(starts_at, '%Y-%m-%d %H:%M'), clicked_at, NULL
+           CASE WHEN is_stored THEN strftime(starts_at, '%Y-%m-%d %H:%M')
+                ELSE appointment_id END,
+           clicked_at, NULL
     FROM ls_appointment_out
     WHERE NOT is_stored OR starts_at IS DISTINCT FROM old_starts_at
     UNION ALL
@@ -67,7 +69,9 @@ CHANGES = Step(
     UNION ALL
     SELECT t.source_click_id, t.source_action, t.person_id, 'ticket', t.ticket_id,
            CASE WHEN t.is_stored THEN strftime(s.created_at, '%Y-%m-%d %H:%M:%S') END,
-           strftime(t.created_at, '%Y-%m-%d %H:%M:%S'), t.clicked_at, NULL
+           CASE WHEN t.is_stored THEN strftime(t.created_at, '%Y-%m-%d %H:%M:%S')
+                ELSE t.ticket_id END,
+           t.clicked_at, NULL
     FROM ls_ticket_out t
     LEFT JOIN crm.ticket s USING (ticket_id)
     """,
