@@ -1,4 +1,4 @@
-"""Split a run's clicks into batches in time order: by a time span (`1d`) or a click count (`100000`).
+"""Split a run's clicks into batches in time order: by a time span (`1d`) or a click count.
 
 A batch is a half-open time window ``[since, until)``; windows never split one timestamp, so a
 count-based batch may hold a few more clicks than asked when many share a time.

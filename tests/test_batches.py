@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 
 import duckdb
 import pandas as pd
@@ -63,7 +64,7 @@ def test_day_batches_cover_the_clicks_in_order(clicks: duckdb.DuckDBPyConnection
         clicks, parse_batch("1d"), since=FAR_PAST, until=FAR_FUTURE, mailing=None
     )
     assert [(b.since.day, b.clicks) for b in batches] == [(1, 5), (2, 2), (4, 3)]
-    assert all(a.until == b.since for a, b in zip(batches, batches[1:], strict=False))
+    assert all(a.until == b.since for a, b in itertools.pairwise(batches))
     assert batches[-1].until == FAR_FUTURE
 
 
