@@ -17,8 +17,8 @@ Choices made where SEMANTICS.md leaves room (see the report of the tests):
 - `next_free_slot` is recomputed for every owner who gets a new appointment (or one whose source
   moved) in the run; "linksim created with next_free_slot" = `source_action` names a follow-up of
   the current definitions with `next_free_slot: true`.
-- A form's `prefill` shows the person's values after the run (so re-running rewrites the same
-  rows, §5).
+- A form's `prefill` shows the person's values as stored before the run, and a response already
+  recorded is kept as it is (§5).
 - `{clicked_at}` renders as `YYYY-MM-DD HH:MM` without a zone suffix; feedback merge values are
   escaped with `html.escape` (`'` becomes `&#x27;`).
 - A script's `return_url` is the redirect of the first `response` action with a redirect in the
@@ -27,6 +27,7 @@ Choices made where SEMANTICS.md leaves room (see the report of the tests):
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import html
 import json
@@ -144,8 +145,9 @@ def rows(values: Iterable[Row]) -> list[Row]:
 class Expected:
     """The contents of the tables a run writes, each a sorted list of tuples (see `COLUMNS`).
 
-    `changes` (the `linksim.change` rows of the run, see `CHANGE_COLUMNS`) is filled by `replay`
-    only; `snapshot` leaves it empty.
+    `changes` (the `linksim.change` rows of the run, see `CHANGE_COLUMNS`) and `counts` (clicks
+    seen, eligible, bot and quarantined in scope) are filled by `replay` only; `snapshot` leaves
+    them empty.
     """
 
     person_field: list[Row] = field(default_factory=list)
@@ -158,10 +160,11 @@ class Expected:
     response: list[Row] = field(default_factory=list)
     removal: list[Row] = field(default_factory=list)
     changes: list[Row] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
 
     def tables(self) -> dict[str, list[Row]]:
-        """The table contents, without `changes`."""
-        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "changes"}
+        """The table contents, without `changes` and `counts`."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name in COLUMNS}
 
     def diff(self, other: Expected) -> str:
         """A readable account of the tables where ``self`` and ``other`` differ ('' if none)."""
@@ -255,15 +258,27 @@ def read_world(con: duckdb.DuckDBPyConnection) -> World:
     """Read everything a run looks at into plain Python."""
     members: dict[tuple[str, str, int, int], list[Any]] = {}
     for kind, scope, sql in (
-        ("interest", "person", "SELECT person_id, interest_id, since, source_click_id "
-         "FROM crm.person_interest"),
-        ("interest", "contact", "SELECT contact_id, interest_id, since, source_click_id "
-         "FROM crm.contact_interest"),
-        ("selection", "person", "SELECT person_id, selection_id, since, source_click_id "
-         "FROM crm.selection_member"),
-        ("project", "person", "SELECT person_id, project_id, since, source_click_id "
-         "FROM crm.project_member"),
-    ):  # fmt: skip
+        (
+            "interest",
+            "person",
+            "SELECT person_id, interest_id, since, source_click_id FROM crm.person_interest",
+        ),
+        (
+            "interest",
+            "contact",
+            "SELECT contact_id, interest_id, since, source_click_id FROM crm.contact_interest",
+        ),
+        (
+            "selection",
+            "person",
+            "SELECT person_id, selection_id, since, source_click_id FROM crm.selection_member",
+        ),
+        (
+            "project",
+            "person",
+            "SELECT person_id, project_id, since, source_click_id FROM crm.project_member",
+        ),
+    ):
         for owner, thing, since, source in con.execute(sql).fetchall():
             members[(kind, scope, owner, thing)] = [since, source]
     removals = {
@@ -354,15 +369,18 @@ def is_bot(click: Click, world: World, defs: Definitions) -> bool:
     return len(nearby_links) > rules.max_links_per_second
 
 
+def _known(click: Click, world: World) -> bool:
+    """Not quarantined: its person, mailing and link exist."""
+    return (
+        click.person_id in world.persons
+        and click.mailing_id in world.mailings
+        and click.link_id in world.links
+    )
+
+
 def eligible_clicks(world: World, defs: Definitions) -> list[Click]:
     """Every eligible click in the database (in scope or not), in `(clicked_at, click_id)` order."""
-    known = [
-        c
-        for c in world.clicks
-        if c.person_id in world.persons
-        and c.mailing_id in world.mailings
-        and c.link_id in world.links
-    ]
+    known = [c for c in world.clicks if _known(c, world)]
     return sorted((c for c in known if not is_bot(c, world, defs)), key=lambda c: c.order)
 
 
@@ -610,9 +628,18 @@ def replay_state(ops: list[Op], world: World) -> list[Row]:
         name = target[2] if kind == "field" else _name_of(world, kind, target[3])
         contact = target[2] if kind != "field" and target[1] == "contact" else None
         changes.append(
-            (click.click_id, op.fired.action.id, click.person_id, contact, kind, name,
-             before[target], after, click.clicked_at)
-        )  # fmt: skip
+            (
+                click.click_id,
+                op.fired.action.id,
+                click.person_id,
+                contact,
+                kind,
+                name,
+                before[target],
+                after,
+                click.clicked_at,
+            )
+        )
     return changes
 
 
@@ -678,14 +705,22 @@ def team_day(f: Fired) -> dt.date:
     return f.click.clicked_at.date()
 
 
-def assign_teams(new: list[tuple[Fired, dict[str, Any]]], world: World, kind: str) -> None:
-    """Water-fill the new rows of one kind whose owner is `{team: X}` (§4 Owner)."""
-    stored_rows = world.appointments if kind == "appointment" else world.tickets
+def stored_load(world: World, kind: str) -> dict[tuple[int, dt.date], int]:
+    """Rows per (owner, UTC day) stored before the run: appointments by `starts_at`, tickets by
+    `created_at`."""
     load: dict[tuple[int, dt.date], int] = defaultdict(int)
-    for row in stored_rows.values():
+    for row in (world.appointments if kind == "appointment" else world.tickets).values():
         moment = row["starts_at"] if kind == "appointment" else row["created_at"]
         if row["owner_id"] is not None and moment is not None:
             load[(row["owner_id"], moment.date())] += 1
+    return load
+
+
+def assign_teams(
+    new: list[tuple[Fired, dict[str, Any]]], world: World, load: dict[tuple[int, dt.date], int]
+) -> None:
+    """Water-fill the new rows of one kind whose owner is `{team: X}` (§4 Owner), starting from
+    ``load``, the rows per (owner, day) stored before the run."""
     team_rows = [(f, row) for f, row in new if isinstance(f.action.owner, TeamOwner)]
     team_rows.sort(key=lambda fr: (team_day(fr[0]), fr[0].click.order, fr[0].action_no))
     for f, row in team_rows:
@@ -703,6 +738,9 @@ def create_rows(fired: list[Fired], world: World, defs: Definitions) -> list[Row
     changes: list[Row] = []
     new_appointments: list[tuple[Fired, dict[str, Any]]] = []
     new_tickets: list[tuple[Fired, dict[str, Any]]] = []
+    moved: set[str] = set()  # appointments whose source moved to an earlier click
+    starts_before = {i: a["starts_at"] for i, a in world.appointments.items()}
+    loads = {kind: stored_load(world, kind) for kind in ("appointment", "ticket")}
     touched: set[int] = set()  # owners whose appointments arrive or move
     click_of = {c.click_id: c for c in world.clicks}
     for f in fired:
@@ -716,20 +754,19 @@ def create_rows(fired: list[Fired], world: World, defs: Definitions) -> list[Row
             source = click_of.get(row["source_click_id"])
             if source is None or click.order >= source.order:
                 continue  # re-running: nothing happens
-            # An earlier click loaded later becomes the source; the owner never moves.
+            # An earlier click loaded later becomes the source; the owner never moves. The
+            # texts are rendered again from it, so the row is what one pass would have made.
             row["source_click_id"], row["source_mailing_id"] = click.click_id, click.mailing_id
             if isinstance(action, FollowUpAction):
-                old = row["starts_at"]
+                row["description"] = render(action.description, f, world)
                 row["due_at"] = due_at(action, click.clicked_at, zone_of(world, row["owner_id"]))
                 row["starts_at"] = row["due_at"]
+                moved.add(row_id)
                 touched.add(row["owner_id"])
-                changes.append((click.click_id, action.id, click.person_id, None, "appointment",
-                                row_id, old, row["starts_at"], click.clicked_at))  # fmt: skip
             else:
-                old = row["created_at"]
-                row["created_at"] = click.clicked_at
-                changes.append((click.click_id, action.id, click.person_id, None, "ticket",
-                                row_id, old, row["created_at"], click.clicked_at))  # fmt: skip
+                row["title"] = render(action.title, f, world)
+                old, row["created_at"] = row["created_at"], click.clicked_at
+                changes.append(moved_change(row, "ticket", old, row["created_at"], click_of))
             continue
         person = world.persons[click.person_id]
         common = {
@@ -763,11 +800,22 @@ def create_rows(fired: list[Fired], world: World, defs: Definitions) -> list[Row
                 **common,
             }
             new_tickets.append((f, row))
-        changes.append((click.click_id, action.id, click.person_id, None,
-                        "appointment" if isinstance(action, FollowUpAction) else "ticket",
-                        row_id, None, row_id, click.clicked_at))  # fmt: skip
-    assign_teams(new_appointments, world, "appointment")
-    assign_teams(new_tickets, world, "ticket")
+        kind = "appointment" if isinstance(action, FollowUpAction) else "ticket"
+        changes.append(
+            (
+                click.click_id,
+                action.id,
+                click.person_id,
+                None,
+                kind,
+                row_id,
+                None,
+                row_id,
+                click.clicked_at,
+            )
+        )
+    assign_teams(new_appointments, world, loads["appointment"])
+    assign_teams(new_tickets, world, loads["ticket"])
     for f, row in new_appointments:
         row["due_at"] = due_at(f.action, f.click.clicked_at, zone_of(world, row["owner_id"]))
         row["starts_at"] = row["due_at"]
@@ -777,7 +825,43 @@ def create_rows(fired: list[Fired], world: World, defs: Definitions) -> list[Row
         world.tickets[row["ticket_id"]] = row
     for owner in sorted(touched):
         place_free_slots(owner, world, defs)
+    # Appointments stored before the run whose source moved or whose start moved.
+    for row_id, old in starts_before.items():
+        row = world.appointments[row_id]
+        if row_id in moved or row["starts_at"] != old:
+            changes.append(moved_change(row, "appointment", old, row["starts_at"], click_of))
     return changes
+
+
+def timestamp_text(moment: dt.datetime | None) -> str | None:
+    """A timestamp as DuckDB casts it to text (`2026-03-05 10:00:00`, `… 10:00:00.4`)."""
+    if moment is None:
+        return None
+    text = moment.strftime("%Y-%m-%d %H:%M:%S.%f").rstrip("0")
+    return text.rstrip(".")
+
+
+def moved_change(
+    row: dict[str, Any],
+    kind: str,
+    old: dt.datetime | None,
+    new: dt.datetime | None,
+    click_of: dict[int, Click],
+) -> Row:
+    """The change row of a moved source or start: old and new `starts_at` / `created_at`."""
+    source = click_of[row["source_click_id"]]
+    row_id = row["appointment_id"] if kind == "appointment" else row["ticket_id"]
+    return (
+        source.click_id,
+        row["source_action"],
+        row["person_id"],
+        None,
+        kind,
+        row_id,
+        timestamp_text(old),
+        timestamp_text(new),
+        source.clicked_at,
+    )
 
 
 def place_free_slots(owner: int, world: World, defs: Definitions) -> None:
@@ -804,8 +888,12 @@ def place_free_slots(owner: int, world: World, defs: Definitions) -> None:
 
     def order(a: dict[str, Any]) -> tuple[Any, ...]:
         source = click_of[a["source_click_id"]]
-        return (local_date(a["due_at"], zone), source.clicked_at, source.click_id,
-                a["source_action"])  # fmt: skip
+        return (
+            local_date(a["due_at"], zone),
+            source.clicked_at,
+            source.click_id,
+            a["source_action"],
+        )
 
     for a in sorted(to_place, key=order):
         day = local_date(a["due_at"], zone)
@@ -862,7 +950,24 @@ def replay(
     ``run_scripts=False`` gives what a `preview` without scripts computes.
     """
     world = read_world(con)
+    scoped = [c for c in world.clicks if in_scope(c, since, until, mailing)]
+    eligible = {c.click_id for c in eligible_clicks(world, defs)}
+    known = [c for c in scoped if _known(c, world)]
+    counts = {
+        "seen": len(scoped),
+        "eligible": sum(c.click_id in eligible for c in scoped),
+        "bot": sum(c.click_id not in eligible for c in known),
+        "quarantined": len(scoped) - len(known),
+    }
     fired = [f for f in fired_pairs(world, defs) if in_scope(f.click, since, until, mailing)]
+    # what a click showed is history: responses come from the state before the run, once
+    before = copy.deepcopy(world)
+    new_responses = {
+        (f.click.click_id, f.action.id): respond(f, before)
+        for f in fired
+        if isinstance(f.action, ResponseAction)
+        and (f.click.click_id, f.action.id) not in world.responses
+    }
 
     script_changes: dict[str, dict[tuple[int, str], str | None] | None] = {}
     for _, action in defs.actions:
@@ -873,13 +978,11 @@ def replay(
     ops = [op for f in fired for op in state_ops(f, world, script_changes)]
     changes = replay_state(ops, world)
     changes += create_rows(fired, world, defs)
-    for f in fired:
-        if isinstance(f.action, ResponseAction):
-            world.responses[(f.click.click_id, f.action.id)] = respond(f, world)
-    return _expected(world, changes)
+    world.responses.update(new_responses)
+    return _expected(world, changes, counts)
 
 
-def _expected(world: World, changes: list[Row]) -> Expected:
+def _expected(world: World, changes: list[Row], counts: dict[str, int]) -> Expected:
     def membership(kind: str, scope: str, person_first: bool) -> list[Row]:
         return rows(
             (owner, thing, *clock) if person_first else (thing, owner, *clock)
@@ -903,4 +1006,5 @@ def _expected(world: World, changes: list[Row]) -> Expected:
             for (kind, scope, owner, thing), (at, c) in world.removals.items()
         ),
         changes=rows(changes),
+        counts=counts,
     )

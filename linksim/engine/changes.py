@@ -57,8 +57,7 @@ CHANGES = Step(
            CASE WHEN is_stored THEN strftime(starts_at, '%Y-%m-%d %H:%M')
                 ELSE appointment_id END,
            clicked_at, NULL
-    FROM ls_appointment_out
-    WHERE NOT is_stored OR starts_at IS DISTINCT FROM old_starts_at
+    FROM ls_appointment_out  -- each is new, or its source moved to an earlier click
     UNION ALL
     SELECT a.source_click_id, a.source_action, a.person_id, 'appointment', r.appointment_id,
            strftime(r.old_starts_at, '%Y-%m-%d %H:%M'), strftime(r.starts_at, '%Y-%m-%d %H:%M'),
@@ -68,8 +67,8 @@ CHANGES = Step(
     LEFT JOIN mail.click c ON c.click_id = a.source_click_id
     UNION ALL
     SELECT t.source_click_id, t.source_action, t.person_id, 'ticket', t.ticket_id,
-           CASE WHEN t.is_stored THEN strftime(s.created_at, '%Y-%m-%d %H:%M:%S') END,
-           CASE WHEN t.is_stored THEN strftime(t.created_at, '%Y-%m-%d %H:%M:%S')
+           CASE WHEN t.is_stored THEN CAST(s.created_at AS VARCHAR) END,
+           CASE WHEN t.is_stored THEN CAST(t.created_at AS VARCHAR)
                 ELSE t.ticket_id END,
            t.clicked_at, NULL
     FROM ls_ticket_out t

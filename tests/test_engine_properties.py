@@ -1,0 +1,250 @@
+"""Properties the set-based engine must keep (SPEC §4, docs/SEMANTICS.md), on random small worlds.
+
+The reference is the sequential replay in tests/oracle.py; the worlds and definitions come from
+tests/strategies.py. Every property builds fresh in-memory databases from the drawn world.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import json
+import os
+import random
+from typing import Any
+
+import duckdb
+import pandas as pd
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import linksim
+from linksim.definitions import PERSON_COLUMNS, Definitions, check_definitions, parse_definitions
+from linksim.store.schema import TABLES
+from tests.oracle import CHANGE_COLUMNS, Expected, Row, replay, rows, snapshot
+from tests.strategies import SCRIPTS, World, insert_world, new_database, worlds_and_definitions
+
+# Each engine run takes a few hundred milliseconds, so the example counts keep the whole file near
+# a minute and a half; LINKSIM_PROPERTY_SCALE=10 runs ten times as many examples.
+SCALE = float(os.environ.get("LINKSIM_PROPERTY_SCALE", "1"))
+
+
+def examples(n: int) -> settings:
+    """Hypothesis settings for a property that tries about ``n`` examples."""
+    return settings(
+        max_examples=max(1, round(n * SCALE)),
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
+
+
+Scope = dict[str, Any]
+
+
+def setup(world: World, raw: dict[str, Any]) -> tuple[duckdb.DuckDBPyConnection, Definitions]:
+    """A fresh database holding ``world``, and the parsed definitions (valid for it)."""
+    con = new_database(world)
+    defs = parse_definitions(raw)
+    check_definitions(defs, con)
+    return con, defs
+
+
+def plain(value: Any) -> Any:
+    """A DataFrame cell as the Python value DuckDB would give (NULL as None)."""
+    if isinstance(value, pd.Timestamp):
+        return value.to_pydatetime()
+    if value is None or (not isinstance(value, str | bytes) and pd.isna(value)):
+        return None
+    if hasattr(value, "item"):  # a numpy scalar
+        return value.item()
+    return value
+
+
+def change_rows(frame: pd.DataFrame) -> list[Row]:
+    """The rows of a `.changes` DataFrame in the shape of `Expected.changes`."""
+    columns = frame[list(CHANGE_COLUMNS)].astype(object)
+    return rows(tuple(plain(v) for v in r) for r in columns.itertuples(index=False))
+
+
+def comparable_changes(changes: list[Row]) -> list[Row]:
+    """Change rows with the old and new time of a moved follow-up or ticket as timestamps:
+    SEMANTICS.md does not fix how they are written as text."""
+    out = []
+    for click_id, action_id, person_id, contact_id, kind, target, old, new, at in changes:
+        if kind in ("appointment", "ticket") and old is not None:
+            old, new = as_time(old), as_time(new)
+        out.append((click_id, action_id, person_id, contact_id, kind, target, old, new, at))
+    return rows(out)
+
+
+def as_time(text: str | None) -> dt.datetime | None:
+    return None if text is None else pd.Timestamp(text).to_pydatetime()
+
+
+def dump(con: duckdb.DuckDBPyConnection, schemas: tuple[str, ...]) -> dict[str, list[Row]]:
+    """Every row of every table of these schemas."""
+    return {
+        t.name: sorted(con.execute(f"SELECT * FROM {t.name}").fetchall(), key=repr)
+        for t in TABLES
+        if t.schema in schemas
+    }
+
+
+def scopes(world: World) -> st.SearchStrategy[Scope]:
+    """A scope of a run: `since`, `until` from the clicks' times (or around them), a mailing."""
+    times = sorted({c["clicked_at"] for c in world["mail.click"]})
+    moments = st.sampled_from(times) if times else st.nothing()
+    bound = st.one_of(st.none(), moments, moments.map(lambda t: t + dt.timedelta(seconds=1)))
+    mailings = st.sampled_from([m["mailing_id"] for m in world["mail.mailing"]])
+    return st.fixed_dictionaries(
+        {}, optional={"since": bound, "until": bound, "mailing": st.one_of(st.none(), mailings)}
+    ).filter(lambda s: not (s.get("since") and s.get("until") and s["since"] >= s["until"]))
+
+
+def check_against_oracle(con: duckdb.DuckDBPyConnection, defs: Definitions, scope: Scope) -> None:
+    """Apply with ``scope`` and compare tables, changes and counts with the replay."""
+    expected = replay(con, defs, scripts=SCRIPTS, **scope)
+    result = linksim.apply(con, defs, scripts=SCRIPTS, **scope)
+    actual = snapshot(con)
+    assert actual.tables() == expected.tables(), "left = oracle, right = engine\n" + expected.diff(
+        actual
+    )
+    assert comparable_changes(change_rows(result.changes)) == comparable_changes(expected.changes)
+    assert {k: result.counts[k] for k in expected.counts} == expected.counts
+
+
+# --- engine == oracle -----------------------------------------------------------------------------
+
+
+@examples(40)
+@given(worlds_and_definitions())
+def test_apply_ends_as_the_sequential_replay(world_and_defs: tuple[World, dict[str, Any]]) -> None:
+    con, defs = setup(*world_and_defs)
+    check_against_oracle(con, defs, {})
+
+
+@examples(30)
+@given(st.data())
+def test_a_restricted_scope_touches_only_what_the_replay_predicts(data: st.DataObject) -> None:
+    world, raw = data.draw(worlds_and_definitions())
+    scope = data.draw(scopes(world), label="scope")
+    con, defs = setup(world, raw)
+    check_against_oracle(con, defs, scope)
+
+
+# --- clicks loaded later -------------------------------------------------------------------------
+
+
+@examples(25)
+@given(st.data())
+def test_clicks_loaded_later_end_as_the_replay_predicts(data: st.DataObject) -> None:
+    """An apply, then more clicks (earlier ones too), then an apply: the replay from the stored
+    state predicts the second run (an earlier click becomes the source of a created row)."""
+    world, raw = data.draw(worlds_and_definitions())
+    ids = [c["click_id"] for c in world["mail.click"]]
+    late = data.draw(st.sets(st.sampled_from(ids)) if ids else st.just(set()), label="late")
+    clicks = {False: [], True: []}
+    for c in world["mail.click"]:
+        clicks[c["click_id"] in late].append(c)
+    con, defs = setup({**world, "mail.click": clicks[False]}, raw)
+    linksim.apply(con, defs, scripts=SCRIPTS)
+    insert_world(con, {"mail.click": clicks[True]})
+    check_against_oracle(con, defs, {})
+
+
+# --- idempotence ----------------------------------------------------------------------------------
+
+
+@examples(25)
+@given(worlds_and_definitions())
+def test_applying_twice_is_applying_once(world_and_defs: tuple[World, dict[str, Any]]) -> None:
+    con, defs = setup(*world_and_defs)
+    linksim.apply(con, defs, scripts=SCRIPTS)
+    once = snapshot(con)
+    again = linksim.apply(con, defs, scripts=SCRIPTS)
+    assert snapshot(con).tables() == once.tables(), once.diff(snapshot(con))
+    assert change_rows(again.changes) == []
+
+
+# --- batch invariance -----------------------------------------------------------------------------
+
+
+def team_exempt(result: Expected, world: World, raw: dict[str, Any]) -> Expected:
+    """``result`` without what SPEC §4.6 exempts from batch invariance: the owner of a
+    `{team: …}` row (checked to be a member of the team instead), what follows from it (the due
+    time, and the start of the team members' appointments), and prefilled extra field values
+    (a form shows the values of its batch's time)."""
+    teams = {a["associate_id"]: a["team"] for a in world["crm.associate"]}
+    team_of = {
+        action["id"]: action["owner"]["team"]
+        for entry in raw["links"]
+        for action in entry["actions"]
+        if isinstance(action.get("owner"), dict)
+    }
+    members = {a for a, team in teams.items() if team in team_of.values()}
+    appointments = []
+    for row in result.appointment:
+        row = list(row)
+        action = row[11]
+        if action in team_of:
+            assert teams[row[6]] == team_of[action], row
+            row[6] = row[14] = None
+        if row[6] is None or row[6] in members:
+            row[9] = None  # starts_at
+        appointments.append(tuple(row))
+    tickets = []
+    for row in result.ticket:
+        if row[8] in team_of:
+            assert teams[row[4]] == team_of[row[8]], row
+            row = (*row[:4], None, *row[5:])
+        tickets.append(row)
+    responses = []
+    for row in result.response:
+        if row[6] is not None:
+            prefill = json.loads(row[6])
+            kept = {k: v for k, v in prefill.items() if k in PERSON_COLUMNS}
+            row = (*row[:6], json.dumps(kept, sort_keys=True))
+        responses.append(row)
+    tables = result.tables()
+    tables.update(appointment=rows(appointments), ticket=rows(tickets), response=rows(responses))
+    return Expected(**tables)
+
+
+@examples(20)
+@given(worlds_and_definitions(), st.randoms(use_true_random=False))
+def test_batches_in_any_order_end_as_one_pass(
+    world_and_defs: tuple[World, dict[str, Any]], rnd: random.Random
+) -> None:
+    world, raw = world_and_defs
+    one_pass, defs = setup(world, raw)
+    linksim.apply(one_pass, defs, scripts=SCRIPTS)
+
+    times = sorted({c["clicked_at"] for c in world["mail.click"]})
+    cuts = sorted(set(rnd.sample(times, k=min(len(times), rnd.randint(1, 4)))))
+    bounds = [None, *cuts, None]
+    batches = list(itertools.pairwise(bounds))
+    batches += rnd.sample(batches, k=rnd.randint(0, len(batches)))  # some run twice
+    rnd.shuffle(batches)
+    batched, _ = setup(world, raw)
+    for since, until in batches:
+        linksim.apply(batched, defs, since=since, until=until, scripts=SCRIPTS)
+
+    expected = team_exempt(snapshot(one_pass), world, raw)
+    actual = team_exempt(snapshot(batched), world, raw)
+    assert actual.tables() == expected.tables(), f"batches {batches}\n" + expected.diff(actual)
+
+
+# --- preview = apply ------------------------------------------------------------------------------
+
+
+@examples(30)
+@given(st.data())
+def test_preview_reports_what_apply_then_does_and_writes_nothing(data: st.DataObject) -> None:
+    world, raw = data.draw(worlds_and_definitions())
+    scope = data.draw(st.one_of(st.just({}), scopes(world)), label="scope")
+    con, defs = setup(world, raw)
+    before = dump(con, ("crm", "mail")), snapshot(con)
+    preview = linksim.preview(con, defs, run_scripts=True, scripts=SCRIPTS, **scope)
+    assert (dump(con, ("crm", "mail")), snapshot(con)) == before
+    applied = linksim.apply(con, defs, scripts=SCRIPTS, **scope)
+    assert change_rows(preview.changes) == change_rows(applied.changes)
