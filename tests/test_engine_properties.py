@@ -22,7 +22,14 @@ import linksim
 from linksim.definitions import PERSON_COLUMNS, Definitions, check_definitions, parse_definitions
 from linksim.store.schema import TABLES
 from tests.oracle import CHANGE_COLUMNS, Expected, Row, replay, rows, snapshot
-from tests.strategies import SCRIPTS, World, insert_world, new_database, worlds_and_definitions
+from tests.strategies import (
+    SCRIPTS,
+    World,
+    fixed_tables,
+    insert_world,
+    new_database,
+    worlds_and_definitions,
+)
 
 # Each engine run takes a few hundred milliseconds, so the example counts keep the whole file near
 # a minute and a half; LINKSIM_PROPERTY_SCALE=10 runs ten times as many examples.
@@ -248,3 +255,51 @@ def test_preview_reports_what_apply_then_does_and_writes_nothing(data: st.DataOb
     assert (dump(con, ("crm", "mail")), snapshot(con)) == before
     applied = linksim.apply(con, defs, scripts=SCRIPTS, **scope)
     assert change_rows(preview.changes) == change_rows(applied.changes)
+
+
+# --- minimal examples the properties found --------------------------------------------------------
+
+T0 = dt.datetime(2026, 3, 27, 22, 0)  # a Friday
+
+
+def one_click_world() -> World:
+    """Person 1 clicked link 1 of mailing 1 once (click 2, at T0)."""
+    world = fixed_tables()
+    world["crm.associate"] = [{"associate_id": 1, "name": "A1", "timezone": "UTC"}]
+    world["crm.person"] = [{"person_id": 1}]
+    world["mail.mailing"] = [{"mailing_id": 1, "name": "M", "sent_at": T0}]
+    world["mail.link"] = [{"link_id": 1, "url": "https://ex.com/a", "name": "L"}]
+    world["mail.mailing_link"] = [{"mailing_id": 1, "link_id": 1}]
+    world["mail.click"] = [
+        {"click_id": 2, "mailing_id": 1, "link_id": 1, "person_id": 1, "clicked_at": T0}
+    ]
+    return world
+
+
+def moved_source_changes(action: dict[str, Any], late_at: dt.datetime) -> tuple[list[Row], ...]:
+    """Apply, load an earlier click 1 at ``late_at``, apply again: (expected, actual) changes."""
+    con, defs = setup(
+        one_click_world(), {"version": 1, "links": [{"link": 1, "actions": [action]}]}
+    )
+    linksim.apply(con, defs)
+    late = {"click_id": 1, "mailing_id": 1, "link_id": 1, "person_id": 1, "clicked_at": late_at}
+    insert_world(con, {"mail.click": [late]})
+    expected = replay(con, defs).changes
+    return expected, change_rows(linksim.apply(con, defs).changes)
+
+
+def test_a_moved_source_is_a_change_even_when_the_start_stays() -> None:
+    # SEMANTICS §4: "`linksim.change` gets a row ... per moved source or start".
+    expected, actual = moved_source_changes({"id": "call", "type": "follow_up", "owner": 1}, T0)
+    assert [c[4:8] for c in expected] == [
+        ("appointment", "call/p1/m1", "2026-03-30 09:00:00", "2026-03-30 09:00:00")
+    ]
+    assert comparable_changes(actual) == comparable_changes(expected)
+
+
+def test_a_moved_ticket_keeps_the_exact_old_and_new_created_at() -> None:
+    # SEMANTICS §4: old_value/new_value are "the old and new starts_at/created_at".
+    earlier = T0 - dt.timedelta(microseconds=400_000)
+    expected, actual = moved_source_changes({"id": "tic", "type": "request", "title": "Q"}, earlier)
+    assert [c[6:8] for c in expected] == [("2026-03-27 22:00:00", "2026-03-27 21:59:59.6")]
+    assert comparable_changes(actual) == comparable_changes(expected)
