@@ -32,7 +32,7 @@ from tests.strategies import (
 )
 
 # Each engine run takes a few hundred milliseconds, so the example counts keep the whole file near
-# a minute and a half; LINKSIM_PROPERTY_SCALE=10 runs ten times as many examples.
+# a minute and a quarter; LINKSIM_PROPERTY_SCALE=10 runs ten times as many examples.
 SCALE = float(os.environ.get("LINKSIM_PROPERTY_SCALE", "1"))
 
 
@@ -162,7 +162,7 @@ def test_clicks_loaded_later_end_as_the_replay_predicts(data: st.DataObject) -> 
 # --- idempotence ----------------------------------------------------------------------------------
 
 
-@examples(25)
+@examples(20)
 @given(worlds_and_definitions())
 def test_applying_twice_is_applying_once(world_and_defs: tuple[World, dict[str, Any]]) -> None:
     con, defs = setup(*world_and_defs)
@@ -217,7 +217,7 @@ def team_exempt(result: Expected, world: World, raw: dict[str, Any]) -> Expected
     return Expected(**tables)
 
 
-@examples(20)
+@examples(16)
 @given(worlds_and_definitions(), st.randoms(use_true_random=False))
 def test_batches_in_any_order_end_as_one_pass(
     world_and_defs: tuple[World, dict[str, Any]], rnd: random.Random
@@ -244,7 +244,7 @@ def test_batches_in_any_order_end_as_one_pass(
 # --- preview = apply ------------------------------------------------------------------------------
 
 
-@examples(30)
+@examples(25)
 @given(st.data())
 def test_preview_reports_what_apply_then_does_and_writes_nothing(data: st.DataObject) -> None:
     world, raw = data.draw(worlds_and_definitions())
