@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from linksim._resources import data_path
+from linksim.definitions import PLACEHOLDERS
 from linksim.demo import MALFORMED_CLICKS, generate, stage_hillstrom
 from linksim.demo.agents import SCANNER_USER_AGENTS
 from linksim.demo.malformed import DEFECTS, PER_DEFECT
@@ -463,16 +464,7 @@ def test_malformed_rows_of_every_kind(
 
 # --- the definitions file ---------------------------------------------------------------------
 
-TEMPLATE_FIELDS = {
-    "mailing_name",
-    "link_name",
-    "link_url",
-    "clicked_at",
-    "person_name",
-    "first_name",
-    "contact_name",
-    "link_hits",
-}
+TEMPLATE_FIELDS = set(PLACEHOLDERS)
 
 
 @pytest.fixture(scope="module")
