@@ -1,7 +1,8 @@
 """Split a run's clicks into batches in time order: by a time span (`1d`) or a click count.
 
 A batch is a half-open time window ``[since, until)``; windows never split one timestamp, so a
-count-based batch may hold a few more clicks than asked when many share a time.
+count-based batch may hold a few more clicks than asked when many share a time. Each batch carries
+a fingerprint of its clicks: a re-run skips a committed window only while its clicks are the same.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ class Batch:
     since: dt.datetime
     until: dt.datetime
     clicks: int
+    fingerprint: str
 
 
 def parse_batch(text: str) -> BatchSpec:
@@ -70,19 +72,24 @@ def parse_batch(text: str) -> BatchSpec:
 
 def plan_batches(
     con: duckdb.DuckDBPyConnection,
-    spec: BatchSpec,
+    spec: BatchSpec | None,
     *,
     since: dt.datetime,
     until: dt.datetime,
     mailing: int | None,
 ) -> list[Batch]:
-    """The batches covering the clicks of the scope, in time order (empty windows left out)."""
+    """The batches covering the clicks of the scope, in time order (empty windows left out).
+
+    Without a spec the whole scope is one batch (even when it holds no click).
+    """
     scope = (
         "FROM mail.click WHERE clicked_at >= $since AND clicked_at < $until "
         "AND ($mailing IS NULL OR mailing_id = $mailing)"
     )
-    params = {"since": since, "until": until, "mailing": mailing}
-    if spec.clicks:
+    params: dict[str, object] = {"since": since, "until": until, "mailing": mailing}
+    if spec is None:
+        starts = "SELECT $since::TIMESTAMP AS start"
+    elif spec.clicks:
         # every N-th click in time order starts a batch; equal timestamps stay together
         starts = f"""
             SELECT DISTINCT clicked_at AS start FROM (
@@ -105,12 +112,16 @@ def plan_batches(
             SELECT start, coalesce(lead(start) OVER (ORDER BY start), $until::TIMESTAMP) AS stop
             FROM starts
         )
-        SELECT w.start, w.stop, count(c.click_id)
+        SELECT w.start, w.stop, count(c.click_id),
+               -- what the window holds: a click loaded or changed later changes it
+               count(c.click_id) || ':' || coalesce(sum(hash(c.click_id, c.mailing_id,
+                   c.link_id, c.person_id, c.clicked_at))::VARCHAR, '0')
         FROM windows w
-        JOIN mail.click c ON c.clicked_at >= w.start AND c.clicked_at < w.stop
+        {"LEFT " if spec is None else ""}JOIN mail.click c
+          ON c.clicked_at >= w.start AND c.clicked_at < w.stop
          AND ($mailing IS NULL OR c.mailing_id = $mailing)
         GROUP BY ALL ORDER BY w.start
         """,
         params,
     ).fetchall()
-    return [Batch(i, start, stop, int(n)) for i, (start, stop, n) in enumerate(rows)]
+    return [Batch(i, start, stop, int(n), fp) for i, (start, stop, n, fp) in enumerate(rows)]

@@ -69,14 +69,14 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     con = connect(args.db, create=False)
     try:
         previewed = preview(con, defs, run_scripts=True)
-        applied = apply(con, defs)
+        applied = apply(con, defs, progress=False)
+        print(f"\n{previewed}\n")
+        print(
+            f"apply (run {applied.run_id}): {applied.size('changes'):,} changes written, "
+            f"as previewed in run {previewed.run_id}"
+        )
     finally:
         con.close()
-    print(f"\n{previewed}\n")
-    print(
-        f"apply (run {applied.run_id}): {len(applied.changes):,} changes written, "
-        f"as previewed in run {previewed.run_id}"
-    )
     return EXIT_OK
 
 
@@ -85,6 +85,7 @@ def _run_args(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    from linksim.batches import parse_batch
     from linksim.definitions import load_definitions
     from linksim.runs import apply, preview
     from linksim.scripts import import_scripts
@@ -92,15 +93,21 @@ def _cmd_run(args: argparse.Namespace) -> int:
     defs = load_definitions(args.defs)
     for module in args.scripts or ():
         import_scripts(module)
-    con = connect(args.db, create=False)
+    con = connect(
+        args.db, create=False, memory_limit=args.memory_limit, temp_directory=args.temp_dir
+    )
     try:
         if args.command == "preview":
             result = preview(con, defs, run_scripts=args.run_scripts, **_run_args(args))
         else:
-            result = apply(con, defs, **_run_args(args))
+            batch = parse_batch(args.batch) if args.batch else None
+            # the bar draws on a terminal only, and never over --json output
+            progress = False if args.json else None
+            result = apply(con, defs, batch=batch, progress=progress, **_run_args(args))
+        # an apply's result reads its rows from the database: print before closing it
+        print(json.dumps(result.to_dict(), indent=2, default=str) if args.json else result)
     finally:
         con.close()
-    print(json.dumps(result.to_dict(), indent=2, default=str) if args.json else result)
     return EXIT_OK
 
 
@@ -149,8 +156,21 @@ def _parser() -> argparse.ArgumentParser:
             metavar="MODULE",
             help="import MODULE so that its @linksim.script functions register (repeatable)",
         )
+        p.add_argument(
+            "--memory-limit", metavar="SIZE", help="DuckDB memory limit, e.g. 4GB (spills beyond)"
+        )
+        p.add_argument(
+            "--temp-dir", metavar="DIR", help="where DuckDB spills (default: next to db)"
+        )
         if name == "preview":
             p.add_argument("--run-scripts", action="store_true", help="also call the scripts")
+        else:
+            p.add_argument(
+                "--batch",
+                metavar="SPAN|CLICKS",
+                help="commit in batches of a time span (1d, 12h, 30min, 2w) or a number of "
+                "clicks (100000), in time order; a re-run resumes after the last committed batch",
+            )
 
     command("schema", _cmd_schema, "print the JSON Schema of the definitions format")
     return parser

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import html
 import json
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+import duckdb
 import pandas as pd
 
 if TYPE_CHECKING:
@@ -17,7 +18,37 @@ if TYPE_CHECKING:
 __all__ = ["RunResult"]
 
 
-@dataclass(frozen=True)
+# The summaries, once, in SQL: over the DataFrames of a preview, or over the database after an
+# apply (where the change set may be too large to hold in memory).
+BY_ACTION_SQL = """
+SELECT action_id, target_kind,
+       CASE WHEN target_kind IN ('appointment', 'ticket') THEN '(created or moved)'
+            ELSE target END AS target,
+       count(*) AS changes, count(DISTINCT person_id) AS people
+FROM changes
+GROUP BY ALL
+ORDER BY action_id, target_kind, target
+"""
+
+FOLLOW_UPS_SQL = """
+SELECT owner_id, owner, sum(follow_ups)::BIGINT AS follow_ups, max(appointments) AS busiest_day,
+       any_value(daily_capacity) AS daily_capacity,
+       count(*) FILTER (WHERE appointments > daily_capacity) AS days_over
+FROM workload
+GROUP BY owner_id, owner
+ORDER BY owner_id, owner
+"""
+
+TICKETS_SQL = """
+SELECT category, priority, count(*) AS tickets
+FROM tickets
+GROUP BY ALL
+ORDER BY category, priority
+"""
+
+Frame = pd.DataFrame | Callable[[], pd.DataFrame]
+
+
 class RunResult:
     """The change set of one run.
 
@@ -32,36 +63,78 @@ class RunResult:
         workload: per owner and local day the run touches: its follow-ups there, the owner's
             appointments that day once applied, and the owner's daily_capacity.
         script_runs: one entry per script call.
+        batches: for an apply, how many batches the job has and how many this run committed.
+
+    A preview holds its DataFrames; an apply reads them from the database when first asked for,
+    so a backfill of millions of clicks does not hold its change set in memory.
     """
 
-    run_id: int
-    mode: str
-    counts: dict[str, int]
-    changes: pd.DataFrame
-    appointments: pd.DataFrame
-    tickets: pd.DataFrame
-    responses: pd.DataFrame
-    workload: pd.DataFrame = field(default_factory=pd.DataFrame)
-    script_runs: tuple[ScriptRun, ...] = field(default=())
+    def __init__(
+        self,
+        run_id: int,
+        mode: str,
+        counts: dict[str, int],
+        *,
+        frames: Mapping[str, Frame],
+        summary: Callable[[str], pd.DataFrame] | None = None,
+        script_runs: tuple[ScriptRun, ...] = (),
+        sizes: Mapping[str, int] | None = None,
+        batches: dict[str, int] | None = None,
+    ) -> None:
+        self.run_id = run_id
+        self.mode = mode
+        self.counts = counts
+        self.script_runs = script_runs
+        self.batches = batches or {}
+        self._frames: dict[str, Frame] = dict(frames)
+        self._sizes: dict[str, int] = dict(sizes or {})
+        self._summary = summary or self._summary_of_frames
+
+    @property
+    def changes(self) -> pd.DataFrame:
+        return self._frame("changes")
+
+    @property
+    def appointments(self) -> pd.DataFrame:
+        return self._frame("appointments")
+
+    @property
+    def tickets(self) -> pd.DataFrame:
+        return self._frame("tickets")
+
+    @property
+    def responses(self) -> pd.DataFrame:
+        return self._frame("responses")
+
+    @property
+    def workload(self) -> pd.DataFrame:
+        return self._frame("workload")
+
+    def _frame(self, name: str) -> pd.DataFrame:
+        value = self._frames.get(name)
+        if value is None:
+            return pd.DataFrame()
+        if callable(value):
+            value = self._frames[name] = value()
+        return value
+
+    def _summary_of_frames(self, sql: str) -> pd.DataFrame:
+        con = duckdb.connect()
+        try:
+            for name in ("changes", "workload", "tickets"):
+                con.register(name, self._frame(name))
+            return con.execute(sql).df()
+        finally:
+            con.close()
 
     def by_action(self) -> pd.DataFrame:
-        """Changes per action and target: how many changes and how many people each touches."""
-        if self.changes.empty:
+        """Changes per action and target: how many changes and how many people each touches.
+
+        Created rows have one id each, so they are summarised per action, not per id.
+        """
+        if self._empty("changes"):
             return pd.DataFrame(columns=["action_id", "target_kind", "target", "changes", "people"])
-        grouped = self.changes.groupby(["action_id", "target_kind", "target"], dropna=False)
-        out = grouped.agg(changes=("person_id", "size"), people=("person_id", "nunique"))
-        out = out.reset_index()
-        # created rows have one id per row: summarise them per action, not per id
-        created = out["target_kind"].isin(["appointment", "ticket"])
-        per_action = (
-            self.changes[self.changes["target_kind"].isin(["appointment", "ticket"])]
-            .groupby(["action_id", "target_kind"])
-            .agg(changes=("person_id", "size"), people=("person_id", "nunique"))
-            .reset_index()
-            .assign(target="(created or moved)")
-        )
-        merged = pd.concat([out[~created], per_action], ignore_index=True)
-        return merged.sort_values(["action_id", "target_kind", "target"], ignore_index=True)
+        return self._summary(BY_ACTION_SQL)
 
     def follow_ups_per_owner(self) -> pd.DataFrame:
         """Per owner: the run's follow-ups, the busiest day once applied, and the capacity.
@@ -70,29 +143,24 @@ class RunResult:
         ``daily_capacity`` (NULL capacity: unlimited).
         """
         columns = ["owner_id", "owner", "follow_ups", "busiest_day", "daily_capacity", "days_over"]
-        if self.workload.empty:
+        if self._empty("workload"):
             return pd.DataFrame(columns=columns)
-        w = self.workload.assign(
-            over=lambda f: f["daily_capacity"].notna() & (f["appointments"] > f["daily_capacity"])
-        )
-        out = w.groupby(["owner_id", "owner"], dropna=False).agg(
-            follow_ups=("follow_ups", "sum"),
-            busiest_day=("appointments", "max"),
-            daily_capacity=("daily_capacity", "first"),
-            days_over=("over", "sum"),
-        )
-        return out.reset_index()[columns]
+        return self._summary(FOLLOW_UPS_SQL)
 
     def tickets_per_category(self) -> pd.DataFrame:
         """New or rewritten tickets per category and priority."""
-        if self.tickets.empty:
+        if self._empty("tickets"):
             return pd.DataFrame(columns=["category", "priority", "tickets"])
-        return (
-            self.tickets.groupby(["category", "priority"], dropna=False)
-            .size()
-            .rename("tickets")
-            .reset_index()
-        )
+        return self._summary(TICKETS_SQL)
+
+    def size(self, name: str) -> int:
+        """The number of rows of one of the frames, without loading it when it is known."""
+        if name not in self._sizes:
+            self._sizes[name] = len(self._frame(name))
+        return self._sizes[name]
+
+    def _empty(self, name: str) -> bool:
+        return self.size(name) == 0
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready summary (what `--json` prints)."""
@@ -100,14 +168,15 @@ class RunResult:
             "run_id": self.run_id,
             "mode": self.mode,
             "clicks": self.counts,
-            "changes": len(self.changes),
+            "changes": self.size("changes"),
             "by_action": self.by_action().to_dict(orient="records"),
             "follow_ups_per_owner": json.loads(
                 self.follow_ups_per_owner().to_json(orient="records")
             ),
             "tickets_per_category": self.tickets_per_category().to_dict(orient="records"),
-            "responses": len(self.responses),
+            "responses": self.size("responses"),
             "scripts": [r.__dict__ for r in self.script_runs],
+            "batches": self.batches,
         }
 
     def __str__(self) -> str:
@@ -116,8 +185,14 @@ class RunResult:
             f"{self.mode} (run {self.run_id}): {c['seen']:,} clicks seen, {c['eligible']:,} "
             f"eligible, {c['bot']:,} bot, {c['duplicate']:,} duplicate, "
             f"{c['quarantined']:,} quarantined",
-            f"{len(self.changes):,} changes, {len(self.responses):,} responses",
+            f"{self.size('changes'):,} changes, {self.size('responses'):,} responses",
         ]
+        if self.batches:
+            b = self.batches
+            lines.append(
+                f"{b['total']:,} batches: {b['committed']:,} committed by this run, "
+                f"{b['skipped']:,} already committed before"
+            )
         table = self.by_action()
         if not table.empty:
             lines += ["", "changes by action:", _text_table(table)]
@@ -143,7 +218,7 @@ class RunResult:
         head = (
             f"<p><b>{html.escape(self.mode)}</b> (run {self.run_id}): {c['seen']:,} clicks seen, "
             f"{c['eligible']:,} eligible, {c['bot']:,} bot, {c['quarantined']:,} quarantined; "
-            f"{len(self.changes):,} changes</p>"
+            f"{self.size('changes'):,} changes</p>"
         )
         parts = [head]
         for title, frame in (

@@ -10,13 +10,16 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import duckdb
 import pandas as pd
 
+from linksim.batches import Batch, BatchSpec, parse_batch, plan_batches
 from linksim.definitions import Definitions, check_definitions
 from linksim.engine.changes import CHANGE_STEPS
 from linksim.engine.clicks import CLICK_STEPS
@@ -29,9 +32,10 @@ from linksim.engine.scripts import ScriptRun, run_scripts
 from linksim.engine.state import STATE_STEPS
 from linksim.engine.write import write_changes
 from linksim.errors import UsageError
+from linksim.progress import progress_bar
 from linksim.result import RunResult
 from linksim.scripts import Script, registered_scripts
-from linksim.store.query import fetch_value, run
+from linksim.store.query import fetch_one, fetch_value, run
 
 __all__ = ["AFTER_SCRIPTS", "BEFORE_SCRIPTS", "apply", "pipeline_sql", "preview"]
 
@@ -71,6 +75,21 @@ FROM local
 GROUP BY owner_id, day
 HAVING count(*) FILTER (WHERE appointment_id IN (SELECT appointment_id FROM touched)) > 0
 ORDER BY owner_id, day
+"""
+
+
+# The same after an apply, from the database: the follow-ups this run created or moved.
+APPLIED_WORKLOAD_SQL = """
+SELECT a.owner_id, any_value(s.name) AS owner,
+       CAST(ls_local(a.starts_at, coalesce(s.timezone, 'UTC')) AS DATE) AS day,
+       count(*) FILTER (WHERE a.appointment_id IN (
+           SELECT target FROM linksim.change
+           WHERE run_id = $run AND target_kind = 'appointment')) AS follow_ups,
+       count(*) AS appointments, any_value(s.daily_capacity) AS daily_capacity
+FROM crm.appointment a LEFT JOIN crm.associate s ON s.associate_id = a.owner_id
+GROUP BY a.owner_id, day
+HAVING follow_ups > 0
+ORDER BY a.owner_id, day
 """
 
 
@@ -146,10 +165,12 @@ def _finish_run(
 ) -> None:
     run(
         con,
-        "UPDATE linksim.run SET finished_at = now()::TIMESTAMP, status = ?, clicks_seen = ?, "
+        "UPDATE linksim.run SET finished_at = CASE WHEN ? = 'running' THEN NULL"
+        " ELSE now()::TIMESTAMP END, status = ?, clicks_seen = ?, "
         "clicks_eligible = ?, clicks_bot = ?, clicks_duplicate = ?, clicks_quarantined = ? "
         "WHERE run_id = ?",
         [
+            status,
             status,
             counts.get("seen"),
             counts.get("eligible"),
@@ -161,70 +182,277 @@ def _finish_run(
     )
 
 
-def _frame(con: duckdb.DuckDBPyConnection, sql: str) -> pd.DataFrame:
-    return con.execute(sql).df()
+def _frame(con: duckdb.DuckDBPyConnection, sql: str, params: Any = None) -> pd.DataFrame:
+    return con.execute(sql, params).df()
 
 
-def _run(
+def _prepare(
+    con: duckdb.DuckDBPyConnection,
+    defs: Definitions,
+    since: dt.datetime | None,
+    until: dt.datetime | None,
+) -> None:
+    if since is not None and until is not None and since >= until:
+        raise UsageError(f"--since {since} is not before --until {until}: nothing to do")
+    check_definitions(defs, con)
+    compile_definitions(con, defs)
+    for macro in MACROS:
+        run(con, macro)
+
+
+def _pipeline(
     con: duckdb.DuckDBPyConnection,
     defs: Definitions,
     *,
-    mode: str,
+    since: dt.datetime | None,
+    until: dt.datetime | None,
+    mailing: int | None,
+    execute_scripts: bool,
+    scripts: Mapping[str, Script] | None,
+) -> tuple[dict[str, int], list[ScriptRun]]:
+    """Compute the change set of one scope into the `ls_*` relations; return counts and scripts."""
+    _params(con, defs, since, until, mailing)
+    materialize(con, BEFORE_SCRIPTS)
+    counts = _counts(con)
+    script_runs = run_scripts(
+        con, scripts if scripts is not None else registered_scripts(), execute=execute_scripts
+    )
+    materialize(con, AFTER_SCRIPTS)
+    return counts, script_runs
+
+
+def _preview(
+    con: duckdb.DuckDBPyConnection,
+    defs: Definitions,
+    *,
     since: dt.datetime | None,
     until: dt.datetime | None,
     mailing: int | None,
     execute_scripts: bool,
     scripts: Mapping[str, Script] | None,
 ) -> RunResult:
-    if since is not None and until is not None and since >= until:
-        raise UsageError(f"--since {since} is not before --until {until}: nothing to do")
-    check_definitions(defs, con)
+    _prepare(con, defs, since, until)
     options = {"since": since, "until": until, "mailing": mailing}
-    run_id = _start_run(con, mode, defs, options)
+    run_id = _start_run(con, "preview", defs, options)
     counts: dict[str, int] = {}
     try:
-        compile_definitions(con, defs)
-        _params(con, defs, since, until, mailing)
-        for macro in MACROS:
-            run(con, macro)
-        materialize(con, BEFORE_SCRIPTS)
-        counts = _counts(con)
-        script_runs = run_scripts(
-            con, scripts if scripts is not None else registered_scripts(), execute=execute_scripts
+        counts, script_runs = _pipeline(
+            con,
+            defs,
+            since=since,
+            until=until,
+            mailing=mailing,
+            execute_scripts=execute_scripts,
+            scripts=scripts,
         )
-        materialize(con, AFTER_SCRIPTS)
-        result = RunResult(
-            run_id=run_id,
-            mode=mode,
-            counts=counts,
-            changes=_frame(
+        frames = {
+            "changes": _frame(
                 con,
                 "SELECT * FROM ls_changes "
                 "ORDER BY changed_at, click_id, action_id, target_kind, target",
             ),
-            appointments=_frame(con, "SELECT * FROM ls_appointment_out ORDER BY appointment_id"),
-            tickets=_frame(con, "SELECT * FROM ls_ticket_out ORDER BY ticket_id"),
-            responses=_frame(con, "SELECT * FROM ls_responses ORDER BY click_id, action_id"),
-            workload=_frame(con, WORKLOAD_SQL),
-            script_runs=tuple(script_runs),
-        )
-        if mode == "apply":
-            run(con, "BEGIN")
-            try:
-                write_changes(con, run_id)
-                _record_scripts(con, run_id, script_runs)
-                _finish_run(con, run_id, "ok", counts)
-                run(con, "COMMIT")
-            except BaseException:
-                run(con, "ROLLBACK")
-                raise
-        else:
-            _record_scripts(con, run_id, script_runs)
-            _finish_run(con, run_id, "ok", counts)
+            "appointments": _frame(con, "SELECT * FROM ls_appointment_out ORDER BY appointment_id"),
+            "tickets": _frame(con, "SELECT * FROM ls_ticket_out ORDER BY ticket_id"),
+            "responses": _frame(con, "SELECT * FROM ls_responses ORDER BY click_id, action_id"),
+            "workload": _frame(con, WORKLOAD_SQL),
+        }
+        _record_scripts(con, run_id, script_runs)
+        _finish_run(con, run_id, "ok", counts)
     except BaseException:
         _finish_run(con, run_id, "failed", counts)
         raise
-    return result
+    return RunResult(run_id, "preview", counts, frames=frames, script_runs=tuple(script_runs))
+
+
+def _apply(
+    con: duckdb.DuckDBPyConnection,
+    defs: Definitions,
+    *,
+    since: dt.datetime | None,
+    until: dt.datetime | None,
+    mailing: int | None,
+    batch: BatchSpec | None,
+    scripts: Mapping[str, Script] | None,
+    progress: bool | None,
+) -> RunResult:
+    _prepare(con, defs, since, until)
+    # One process writes a DuckDB file at a time, so an apply still marked running was killed.
+    run(con, "UPDATE linksim.run SET status = 'interrupted' WHERE status = 'running'")
+    job = _job(defs, since, until, mailing, batch)
+    options = {"since": since, "until": until, "mailing": mailing, "batch": batch, "job": job}
+    run_id = _start_run(con, "apply", defs, options)
+    plan = plan_batches(
+        con, batch, since=since or FAR_PAST, until=until or FAR_FUTURE, mailing=mailing
+    )
+    committed = dict(
+        ((since_, until_), fingerprint)
+        for since_, until_, fingerprint in con.execute(
+            "SELECT since, until, fingerprint FROM linksim.batch WHERE job = ?", [job]
+        ).fetchall()
+    )
+    todo = [b for b in plan if committed.get((b.since, b.until)) != b.fingerprint]
+    script_runs: list[ScriptRun] = []
+    totals: dict[str, int] = {}
+    try:
+        with progress_bar(
+            sum(b.clicks for b in plan),
+            initial=sum(b.clicks for b in plan if b not in todo),
+            show=progress,
+        ) as bar:
+            for b in todo:
+                started = time.perf_counter()
+                counts, batch_scripts = _pipeline(
+                    con,
+                    defs,
+                    since=b.since,
+                    until=b.until,
+                    mailing=mailing,
+                    execute_scripts=True,
+                    scripts=scripts,
+                )
+                run(con, "BEGIN")
+                try:
+                    write_changes(con, run_id)
+                    _record_scripts(con, run_id, batch_scripts)
+                    _record_batch(con, job, b, run_id, counts, time.perf_counter() - started)
+                    totals = _sum_counts(totals, counts)
+                    _finish_run(con, run_id, "running", totals)
+                    run(con, "COMMIT")
+                except BaseException:
+                    run(con, "ROLLBACK")
+                    raise
+                script_runs += batch_scripts
+                bar.update(b.clicks)
+    except BaseException:
+        _finish_run(con, run_id, "failed", totals)
+        raise
+    # The accounting of the whole job, batches committed by earlier runs included.
+    counts = _job_counts(con, job, plan)
+    _finish_run(con, run_id, "ok", counts)
+    return _applied_result(
+        con,
+        run_id,
+        counts,
+        script_runs,
+        {"total": len(plan), "committed": len(todo), "skipped": len(plan) - len(todo)},
+    )
+
+
+def _job(
+    defs: Definitions,
+    since: dt.datetime | None,
+    until: dt.datetime | None,
+    mailing: int | None,
+    batch: BatchSpec | None,
+) -> str:
+    """What identifies an apply across re-runs: the definitions, the scope, the batch size."""
+    key = json.dumps([defs.sha256, str(since), str(until), mailing, str(batch) if batch else None])
+    return hashlib.sha256(key.encode()).hexdigest()[:32]
+
+
+COUNT_COLUMNS = ("seen", "eligible", "bot", "duplicate", "quarantined")
+
+
+def _sum_counts(a: Mapping[str, int], b: Mapping[str, int]) -> dict[str, int]:
+    return {k: a.get(k, 0) + b.get(k, 0) for k in COUNT_COLUMNS}
+
+
+def _record_batch(
+    con: duckdb.DuckDBPyConnection,
+    job: str,
+    b: Batch,
+    run_id: int,
+    counts: Mapping[str, int],
+    seconds: float,
+) -> None:
+    run(
+        con,
+        """
+        INSERT OR REPLACE INTO linksim.batch (job, since, until, run_id, batch_no, fingerprint,
+            clicks_seen, clicks_eligible, clicks_bot, clicks_duplicate, clicks_quarantined,
+            changes, committed_at, seconds)
+        SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, (SELECT count(*) FROM ls_changes),
+               now()::TIMESTAMP, ?
+        """,
+        [job, b.since, b.until, run_id, b.number, b.fingerprint]
+        + [counts[k] for k in COUNT_COLUMNS]
+        + [seconds],
+    )
+
+
+def _job_counts(con: duckdb.DuckDBPyConnection, job: str, plan: list[Batch]) -> dict[str, int]:
+    if not plan:
+        return dict.fromkeys(COUNT_COLUMNS, 0)
+    windows = pd.DataFrame({"since": [b.since for b in plan], "until": [b.until for b in plan]})
+    con.register("ls_plan_frame", windows)
+    try:
+        row = fetch_one(
+            con,
+            "SELECT "
+            + ", ".join(f"coalesce(sum(clicks_{k}), 0)" for k in COUNT_COLUMNS)
+            + " FROM linksim.batch b SEMI JOIN ls_plan_frame w"
+            " ON w.since = b.since AND w.until = b.until WHERE b.job = ?",
+            [job],
+        )
+    finally:
+        con.unregister("ls_plan_frame")
+    assert row is not None
+    return {k: int(v) for k, v in zip(COUNT_COLUMNS, row, strict=True)}
+
+
+# After an apply, its change set is in the database: the result reads it from there on demand.
+APPLIED_FRAMES = {
+    "changes": "SELECT click_id, action_id, person_id, target_kind, target, old_value, new_value,"
+    " changed_at, contact_id FROM linksim.change WHERE run_id = $run"
+    " ORDER BY changed_at, click_id, action_id, target_kind, target",
+    "appointments": "SELECT * FROM crm.appointment WHERE appointment_id IN ("
+    " SELECT target FROM linksim.change WHERE run_id = $run AND target_kind = 'appointment')"
+    " ORDER BY appointment_id",
+    "tickets": "SELECT * FROM crm.ticket WHERE ticket_id IN ("
+    " SELECT target FROM linksim.change WHERE run_id = $run AND target_kind = 'ticket')"
+    " ORDER BY ticket_id",
+    "responses": "SELECT * EXCLUDE (run_id) FROM linksim.response WHERE run_id = $run"
+    " ORDER BY click_id, action_id",
+    "workload": APPLIED_WORKLOAD_SQL,
+}
+
+
+def _applied_result(
+    con: duckdb.DuckDBPyConnection,
+    run_id: int,
+    counts: dict[str, int],
+    script_runs: list[ScriptRun],
+    batches: dict[str, int],
+) -> RunResult:
+    params = {"run": run_id}
+
+    def reader(sql: str) -> Callable[[], pd.DataFrame]:
+        return lambda: _frame(con, sql, params)
+
+    def summary(sql: str) -> pd.DataFrame:
+        # the summary SQL reads `changes`, `tickets`, `workload`: here, this run's rows
+        ctes = ", ".join(
+            f"{name} AS ({APPLIED_FRAMES[name]})" for name in ("changes", "tickets", "workload")
+        )
+        return _frame(con, f"WITH {ctes} {sql}", params)
+
+    sizes = fetch_one(
+        con,
+        "SELECT (SELECT count(*) FROM linksim.change WHERE run_id = $run),"
+        " (SELECT count(*) FROM linksim.response WHERE run_id = $run)",
+        params,
+    )
+    assert sizes is not None
+    return RunResult(
+        run_id,
+        "apply",
+        counts,
+        frames={name: reader(sql) for name, sql in APPLIED_FRAMES.items()},
+        summary=summary,
+        sizes={"changes": int(sizes[0]), "responses": int(sizes[1])},
+        script_runs=tuple(script_runs),
+        batches=batches,
+    )
 
 
 def _record_scripts(
@@ -269,10 +497,9 @@ def preview(
     scripts: Mapping[str, Script] | None = None,
 ) -> RunResult:
     """The change set that `apply` would make, without writing to `crm` (SPEC §4.7)."""
-    return _run(
+    return _preview(
         con,
         defs,
-        mode="preview",
         since=since,
         until=until,
         mailing=mailing,
@@ -288,16 +515,25 @@ def apply(
     since: dt.datetime | None = None,
     until: dt.datetime | None = None,
     mailing: int | None = None,
+    batch: str | BatchSpec | None = None,
     scripts: Mapping[str, Script] | None = None,
+    progress: bool | None = None,
 ) -> RunResult:
-    """Apply the definitions to clicks with ``since <= clicked_at < until`` (and ``mailing``)."""
-    return _run(
+    """Apply the definitions to clicks with ``since <= clicked_at < until`` (and ``mailing``).
+
+    ``batch`` (``"1d"``, ``"100000"``) splits the clicks into windows in time order, each applied
+    and committed in its own transaction; without it the scope is one batch. A re-run of the same
+    job skips every committed window whose clicks did not change, so it resumes after a crash and
+    is otherwise a no-op. ``progress`` draws a bar (default: in a terminal or Jupyter).
+    """
+    spec = parse_batch(batch) if isinstance(batch, str) else batch
+    return _apply(
         con,
         defs,
-        mode="apply",
         since=since,
         until=until,
         mailing=mailing,
-        execute_scripts=True,
+        batch=spec,
         scripts=scripts,
+        progress=progress,
     )

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import duckdb
 
-from linksim.errors import DatabaseError
+from linksim.errors import DatabaseError, UsageError
 from linksim.store.query import fetch_one, run
 from linksim.store.schema import SCHEMA_VERSION, TABLES, ddl
 
@@ -56,10 +56,16 @@ def connect(
         raise DatabaseError(
             f"cannot open {name!r} as a DuckDB database: {str(exc).splitlines()[0]}"
         ) from None
-    if memory_limit:
-        run(con, "SET memory_limit = ?", [memory_limit])
-    if temp_directory:
-        run(con, "SET temp_directory = ?", [temp_directory])
+    for setting, value, flag in (
+        ("memory_limit", memory_limit, "--memory-limit"),
+        ("temp_directory", temp_directory, "--temp-dir"),
+    ):
+        if value:
+            try:
+                run(con, f"SET {setting} = ?", [value])
+            except duckdb.Error as exc:
+                con.close()
+                raise UsageError(f"{flag} {value!r}: {str(exc).splitlines()[0]}") from None
     # Set after opening: as a connect-time option it fires before the ICU extension is loaded.
     run(con, "SET TimeZone = 'UTC'")
     if not read_only:

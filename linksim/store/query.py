@@ -6,7 +6,7 @@ and the next statement fails. These helpers always read to the end.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import duckdb
@@ -14,13 +14,19 @@ import duckdb
 __all__ = ["fetch_one", "fetch_value", "run"]
 
 
-def run(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] | None = None) -> None:
+def run(
+    con: duckdb.DuckDBPyConnection,
+    sql: str,
+    params: Sequence[Any] | Mapping[str, Any] | None = None,
+) -> None:
     """Run one statement whose result is not needed."""
     con.execute(sql, params).fetchall()
 
 
 def fetch_one(
-    con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] | None = None
+    con: duckdb.DuckDBPyConnection,
+    sql: str,
+    params: Sequence[Any] | Mapping[str, Any] | None = None,
 ) -> tuple[Any, ...] | None:
     """The first row of a query, or ``None``; the rest of the result is discarded.
 
@@ -32,7 +38,9 @@ def fetch_one(
 
 
 def fetch_value(
-    con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] | None = None
+    con: duckdb.DuckDBPyConnection,
+    sql: str,
+    params: Sequence[Any] | Mapping[str, Any] | None = None,
 ) -> Any:
     """The first column of the first row, or ``None`` when there is no row.
 

@@ -401,6 +401,29 @@ TABLES: tuple[Table, ...] = (
         doc="The clock of each membership linksim removed, so an older add cannot undo it.",
     ),
     Table(
+        "linksim.batch",
+        (
+            Column("job", "VARCHAR", nullable=False),
+            Column("since", "TIMESTAMP", nullable=False),
+            Column("until", "TIMESTAMP", nullable=False),
+            _id("run_id"),
+            Column("batch_no", "INTEGER", nullable=False, min_value=0),
+            Column("fingerprint", "VARCHAR", nullable=False),
+            Column("clicks_seen", "BIGINT", min_value=0),
+            Column("clicks_eligible", "BIGINT", min_value=0),
+            Column("clicks_bot", "BIGINT", min_value=0),
+            Column("clicks_duplicate", "BIGINT", min_value=0),
+            Column("clicks_quarantined", "BIGINT", min_value=0),
+            Column("changes", "BIGINT", min_value=0),
+            Column("committed_at", "TIMESTAMP", nullable=False),
+            Column("seconds", "DOUBLE"),
+        ),
+        key=("job", "since", "until"),
+        input=False,
+        doc="One row per committed batch of an apply: a re-run of the same job (definitions,"
+        " scope, batch size) skips a window whose clicks have the same fingerprint.",
+    ),
+    Table(
         "linksim.load",
         (
             _id("load_id"),
