@@ -190,7 +190,8 @@ class RunResult:
         if self.batches:
             b = self.batches
             lines.append(
-                f"{b['total']:,} batches: {b['committed']:,} committed by this run, "
+                f"{b['total']:,} batch{'es' if b['total'] != 1 else ''}: "
+                f"{b['committed']:,} committed by this run, "
                 f"{b['skipped']:,} already committed before"
             )
         table = self.by_action()
