@@ -224,11 +224,14 @@ SCHEDULE = Step(
         SELECT *, i + max(f - i) OVER (PARTITION BY owner_id ORDER BY i) AS slot
         FROM firsts
     )
+    -- the day of a slot: the first day with room whose running total reaches it (an as-of
+    -- join: days without room share the total of the day before and are left out)
     SELECT p.row_id, p.old_starts_at,
            ls_utc(c.day + (ls_local(p.due_at, p.tz) - CAST(ls_local(p.due_at, p.tz) AS DATE)),
                   p.tz) AS starts_at
     FROM placed p
-    JOIN cum c ON c.owner_id = p.owner_id AND p.slot > c.upto - c.free AND p.slot <= c.upto
+    ASOF JOIN (SELECT * FROM cum WHERE free > 0) c
+      ON c.owner_id = p.owner_id AND p.slot <= c.upto
     """,
     "next_free_slot: per owner, greedy placement of linksim's follow-ups under daily_capacity",
 )

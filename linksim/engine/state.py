@@ -14,38 +14,62 @@ __all__ = ["MANUAL_CLICK", "STATE_STEPS"]
 
 MANUAL_CLICK = 9223372036854775807  # stands in for a NULL source click: a manual edit wins ties
 
-OPS = Step(
-    "state_op",
-    """
-    SELECT f.click_id, f.clicked_at, f.person_id, f.mailing_id, f.action_no, f.action_id,
-           s.kind, s.scope,
-           CASE WHEN s.scope = 'contact' THEN p.contact_id ELSE f.person_id END AS owner_id,
-           coalesce(s.field, s.target_id::VARCHAR) AS tkey, s.target_id, s.field, s.target,
-           s.op, s.value,
-           CASE WHEN s.scope = 'contact' THEN p.contact_id END AS contact_id
-    FROM ls_fired f
-    JOIN ls_def_state_op s ON s.action_no = f.action_no
-    LEFT JOIN crm.person p ON p.person_id = f.person_id
-    WHERE s.scope = 'person' OR p.contact_id IS NOT NULL
-    UNION ALL
-    SELECT f.click_id, f.clicked_at, f.person_id, f.mailing_id, f.action_no, f.action_id,
-           'field', 'person', f.person_id, o.field, NULL, o.field, o.field, 'set', o.value, NULL
-    FROM ls_script_op o
-    JOIN ls_fired f ON f.click_id = o.click_id AND f.action_no = o.action_no
-    """,
-    "one op per fired state action and target (and per field change a script returned)",
-)
-
 WINNER = Step(
     "state_win",
     """
-    SELECT *
-    FROM ls_state_op
-    QUALIFY row_number() OVER (
-        PARTITION BY kind, scope, owner_id, tkey
-        ORDER BY clicked_at DESC, click_id DESC, action_no DESC) = 1
+    WITH op_def AS MATERIALIZED (
+        -- the state ops of the definitions and the fields that scripts set, numbered; each
+        -- target (kind, scope, tkey) gets a number, so that the ops group on two integers
+        SELECT row_number() OVER () AS op_no,
+               dense_rank() OVER (ORDER BY kind, scope, tkey) AS target_no, *
+        FROM (
+            SELECT action_no, kind, scope, coalesce(field, target_id::VARCHAR) AS tkey,
+                   target_id, field, target, op, value, false AS scripted
+            FROM ls_def_state_op
+            UNION ALL
+            SELECT DISTINCT action_no, 'field', 'person', field, NULL, field, field, 'set', NULL,
+                   true
+            FROM ls_script_op
+        )
+    ),
+    -- one op per fired state action and target (and per field change a script returned),
+    -- narrow: the definition's columns are joined to the winners only
+    ops AS (
+        SELECT f.person_id AS owner_id, d.target_no, d.op_no, f.click_id, f.clicked_at,
+               f.person_id, f.mailing_id, f.action_no, f.action_id,
+               NULL::VARCHAR AS script_value, NULL::BIGINT AS contact_id
+        FROM ls_fired f
+        JOIN op_def d ON d.action_no = f.action_no AND NOT d.scripted AND d.scope = 'person'
+        UNION ALL
+        SELECT p.contact_id, d.target_no, d.op_no, f.click_id, f.clicked_at,
+               f.person_id, f.mailing_id, f.action_no, f.action_id, NULL, p.contact_id
+        FROM ls_fired f
+        JOIN op_def d ON d.action_no = f.action_no AND NOT d.scripted AND d.scope = 'contact'
+        JOIN crm.person p ON p.person_id = f.person_id AND p.contact_id IS NOT NULL
+        UNION ALL
+        SELECT f.person_id, d.target_no, d.op_no, f.click_id, f.clicked_at,
+               f.person_id, f.mailing_id, f.action_no, f.action_id, o.value, NULL
+        FROM ls_script_op o
+        JOIN ls_fired f ON f.click_id = o.click_id AND f.action_no = o.action_no
+        JOIN op_def d ON d.scripted AND d.action_no = o.action_no AND d.field = o.field
+    ),
+    -- the last op per target by (clicked_at, click_id, action_no): a hash aggregate
+    win AS (
+        SELECT owner_id,
+               arg_max(struct_pack(op_no, click_id, clicked_at, person_id, mailing_id,
+                                   action_no, action_id, script_value, contact_id),
+                       (clicked_at, click_id, action_no)) AS w
+        FROM ops
+        GROUP BY owner_id, target_no
+    )
+    SELECT w.click_id, w.clicked_at, w.person_id, w.mailing_id, w.action_no, w.action_id,
+           d.kind, d.scope, win.owner_id, d.tkey, d.target_id, d.field, d.target, d.op,
+           CASE WHEN d.scripted THEN w.script_value ELSE d.value END AS value, w.contact_id
+    FROM win
+    JOIN op_def d ON d.op_no = win.w.op_no
     """,
-    "the last op per target, by (clicked_at, click_id, action_no)",
+    "the last op per target, by (clicked_at, click_id, action_no): one per fired state "
+    "action's target and per field change a script returned",
 )
 
 STORED = Step(
@@ -100,4 +124,4 @@ APPLIED = Step(
     "winning ops that beat the stored clock: the writes of this run",
 )
 
-STATE_STEPS = (OPS, WINNER, STORED, APPLIED)
+STATE_STEPS = (WINNER, STORED, APPLIED)
