@@ -32,36 +32,53 @@ TICKET_COLUMNS = (
 
 
 def _state(con: duckdb.DuckDBPyConnection, run_id: int) -> None:
+    # The pipeline knows which target rows exist (`has_row`, `has_removal`): existing rows are
+    # updated in place and new ones appended, which costs less than an upsert (ON CONFLICT)
+    # through the primary key's index.
+    run(
+        con,
+        """
+        UPDATE crm.person_field t
+        SET value = a.value, set_at = a.clicked_at, source_click_id = a.click_id
+        FROM ls_state_applied a
+        WHERE a.kind = 'field' AND a.has_row AND t.person_id = a.owner_id AND t.field = a.field
+        """,
+    )
     run(
         con,
         """
         INSERT INTO crm.person_field (person_id, field, value, set_at, source_click_id)
         SELECT owner_id, field, value, clicked_at, click_id
-        FROM ls_state_applied WHERE kind = 'field'
-        ON CONFLICT (person_id, field) DO UPDATE
-        SET value = excluded.value, set_at = excluded.set_at,
-            source_click_id = excluded.source_click_id
+        FROM ls_state_applied WHERE kind = 'field' AND NOT has_row
         """,
     )
     for table, scope, owner, target, kind in MEMBERSHIPS:
         applied = (
-            f"FROM ls_state_applied WHERE kind = '{kind}' AND scope = '{scope}' AND op = '{{op}}'"
+            f"FROM ls_state_applied a WHERE a.kind = '{kind}' AND a.scope = '{scope}' "
+            "AND a.op = '{op}'"
+        )
+        run(
+            con,
+            f"""
+            UPDATE {table} t SET since = a.clicked_at, source_click_id = a.click_id
+            {applied.format(op="add")} AND a.has_row
+              AND t.{owner} = a.owner_id AND t.{target} = a.target_id
+            """,
         )
         run(
             con,
             f"""
             INSERT INTO {table} ({owner}, {target}, since, source_click_id)
-            SELECT owner_id, target_id, clicked_at, click_id {applied.format(op="add")}
-            ON CONFLICT ({owner}, {target}) DO UPDATE
-            SET since = excluded.since, source_click_id = excluded.source_click_id
+            SELECT owner_id, target_id, clicked_at, click_id
+            {applied.format(op="add")} AND NOT a.has_row
             """,
         )
         run(
             con,
             f"""
             DELETE FROM {table} t
-            WHERE EXISTS (SELECT 1 {applied.format(op="remove")}
-                          AND owner_id = t.{owner} AND target_id = t.{target})
+            WHERE EXISTS (SELECT 1 {applied.format(op="remove")} AND a.has_row
+                          AND a.owner_id = t.{owner} AND a.target_id = t.{target})
             """,
         )
     run(
@@ -69,9 +86,22 @@ def _state(con: duckdb.DuckDBPyConnection, run_id: int) -> None:
         """
         DELETE FROM linksim.removal r
         WHERE EXISTS (SELECT 1 FROM ls_state_applied a
-                      WHERE a.op = 'add' AND a.kind = r.target_kind AND a.scope = r.scope
+                      WHERE a.op = 'add' AND a.has_removal
+                        AND a.kind = r.target_kind AND a.scope = r.scope
                         AND a.owner_id = r.owner_id AND a.target_id = r.target_id)
         """,
+    )
+    run(
+        con,
+        """
+        UPDATE linksim.removal r
+        SET removed_at = a.clicked_at, source_click_id = a.click_id, run_id = ?
+        FROM ls_state_applied a
+        WHERE a.op = 'remove' AND a.has_removal
+          AND a.kind = r.target_kind AND a.scope = r.scope
+          AND a.owner_id = r.owner_id AND a.target_id = r.target_id
+        """,
+        [run_id],
     )
     run(
         con,
@@ -79,10 +109,7 @@ def _state(con: duckdb.DuckDBPyConnection, run_id: int) -> None:
         INSERT INTO linksim.removal
             (target_kind, scope, owner_id, target_id, removed_at, source_click_id, run_id)
         SELECT kind, scope, owner_id, target_id, clicked_at, click_id, ?
-        FROM ls_state_applied WHERE op = 'remove'
-        ON CONFLICT (target_kind, scope, owner_id, target_id) DO UPDATE
-        SET removed_at = excluded.removed_at, source_click_id = excluded.source_click_id,
-            run_id = excluded.run_id
+        FROM ls_state_applied WHERE op = 'remove' AND NOT has_removal
         """,
         [run_id],
     )
