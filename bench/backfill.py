@@ -1,0 +1,549 @@
+"""Backfill benchmark (issue 4): the engine against the floor and the sequential replay.
+
+    python bench/backfill.py [--clicks 10000000 | --full] [--db PATH] [--memory-limit 4GB]
+        [--temp-dir DIR] [--batch SPEC] [--replay-clicks 1000000] [--replay-db PATH]
+        [--skip-replay] [--work-dir DIR] [--keep] [--compare] [--json]
+
+In one run, each phase a subprocess timed by wall clock from here, with its own peak RSS taken
+from `os.wait4` (so the generator's or the benchmark's memory never counts in apply's):
+
+1. generate the demo company at `--clicks` (default 10M; `--full` = 100M) with
+   `bench/build_demo.py`, unless `--db` names an existing generated, never applied database;
+2. engine: copy it, `linksim apply data/demo-definitions.yaml --db COPY --json` (with
+   `--memory-limit`, `--temp-dir`, `--batch` only when given here);
+3. floor: copy it again, `bench/floor.py COPY`: the same work as minimal hand-written SQL (see
+   its docstring for what it leaves out); its row counts are printed next to the engine's, and
+   with `--compare` the rows where the two results differ, table by table;
+4. replay: `tests/oracle.py`'s sequential Python replay on a `--replay-clicks` (1M) sample,
+   generated unless `--replay-db` names one (or the big database itself when it is no larger);
+   the speed-up over the replay is the engine's clicks/s at the big scale divided by the
+   replay's clicks/s on the sample. One change to the oracle: its burst rule looks up the
+   clicks of the same person and mailing in an index instead of scanning every click for every
+   click, which is quadratic (see `index_bursts`).
+
+Prints the command line, the machine, one table (phase, clicks, seconds, clicks/s, peak RSS), the
+engine/floor time ratio, the speed-up over the replay and each target of issue 4 as met / NOT met
+(`--json`: the same as one JSON object). Seconds include each subprocess's start-up (imports,
+opening the database), the same for all phases. The copies live in `--work-dir` (default a new
+`bench-backfill-*` directory under the temp dir) and are deleted at the end unless `--keep`; a
+database generated at a `--db` path is kept for reuse.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCH = ROOT / "bench"
+DEFINITIONS = ROOT / "data" / "demo-definitions.yaml"
+FULL_CLICKS = 100_000_000
+GB = 10**9  # the targets are in decimal GB; RSS is printed in GiB like docs/BENCHMARKS.md
+GIB = 2**30
+
+# What a run writes, counted the same way for the engine and the floor.
+COUNT_SQL = {
+    "appointments": "SELECT count(*) FROM crm.appointment",
+    "tickets": "SELECT count(*) FROM crm.ticket",
+    "responses": "SELECT count(*) FROM linksim.response",
+}
+
+
+@dataclass
+class Phase:
+    """One timed subprocess."""
+
+    name: str
+    command: list[str]
+    clicks: int = 0
+    seconds: float = 0.0
+    peak_rss_bytes: int = 0
+    exit_code: int = 0
+    output: str = ""  # its stdout
+    counts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def clicks_per_second(self) -> float:
+        return self.clicks / self.seconds if self.seconds else 0.0
+
+
+# --- subprocesses ---------------------------------------------------------------------------------
+
+
+def run_phase(name: str, command: list[str], work: Path) -> Phase:
+    """Run ``command``; its wall time and its own peak RSS (not RUSAGE_CHILDREN, which mixes)."""
+    out_path, err_path = work / f"{name}.stdout", work / f"{name}.stderr"
+    with out_path.open("wb") as out, err_path.open("wb") as err:
+        started = time.perf_counter()
+        proc = subprocess.Popen(command, stdout=out, stderr=err, cwd=ROOT)
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - started
+    proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen.wait
+    phase = Phase(
+        name,
+        command,
+        seconds=seconds,
+        peak_rss_bytes=usage.ru_maxrss * 1024,  # KiB on Linux
+        exit_code=proc.returncode,
+        output=out_path.read_text(),
+    )
+    if phase.exit_code != 0:
+        tail = "\n".join(err_path.read_text().splitlines()[-15:])
+        raise SystemExit(f"{name} failed (exit {phase.exit_code}): {shlex.join(command)}\n{tail}")
+    return phase
+
+
+def generate(name: str, clicks: int, path: Path, work: Path) -> Phase:
+    """Build the demo at ``clicks`` into ``path`` with bench/build_demo.py."""
+    print(f"generating {clicks:,} clicks into {path} ...", flush=True)
+    command = [
+        sys.executable,
+        str(BENCH / "build_demo.py"),
+        "--clicks",
+        str(clicks),
+        "--db",
+        str(path),
+    ]
+    phase = run_phase(name, command, work)
+    phase.clicks = clicks
+    return phase
+
+
+def engine_command(args: argparse.Namespace, db: Path) -> list[str]:
+    command = [sys.executable, "-m", "linksim", "apply", str(DEFINITIONS), "--db", str(db)]
+    command.append("--json")
+    # The CLI flags below are passed only when asked for, so that the benchmark runs against a
+    # CLI that does not have them yet.
+    for flag, value in (
+        ("--memory-limit", args.memory_limit),
+        ("--temp-dir", args.temp_dir),
+        ("--batch", args.batch),
+    ):
+        if value:
+            command += [flag, value]
+    return command
+
+
+def floor_command(args: argparse.Namespace, db: Path) -> list[str]:
+    command = [sys.executable, str(BENCH / "floor.py"), str(db)]
+    for flag, value in (("--memory-limit", args.memory_limit), ("--temp-dir", args.temp_dir)):
+        if value:
+            command += [flag, value]
+    return command
+
+
+def replay_command(db: Path) -> list[str]:
+    return [sys.executable, str(BENCH / "backfill.py"), "--replay-only", str(db)]
+
+
+# --- databases ------------------------------------------------------------------------------------
+
+
+def fresh_counts(db: Path) -> tuple[int, int]:
+    """(clicks, runs) of a database: a fresh one has no `linksim.run` row."""
+    import linksim
+
+    con = linksim.connect(db, read_only=True)
+    try:
+        clicks = con.execute("SELECT count(*) FROM mail.click").fetchall()[0][0]
+        runs = con.execute("SELECT count(*) FROM linksim.run").fetchall()[0][0]
+    finally:
+        con.close()
+    return int(clicks), int(runs)
+
+
+def written(db: Path) -> dict[str, int]:
+    """The rows a run leaves: `linksim.change` per target kind, created rows and responses."""
+    import linksim
+
+    con = linksim.connect(db, read_only=True)
+    try:
+        counts = {
+            f"changes {kind}": int(n)
+            for kind, n in con.execute(
+                "SELECT target_kind, count(*) FROM linksim.change GROUP BY 1 ORDER BY 1"
+            ).fetchall()
+        }
+        for name, sql in COUNT_SQL.items():
+            counts[name] = int(con.execute(sql).fetchall()[0][0])
+    finally:
+        con.close()
+    return counts
+
+
+def copy_db(source: Path, target: Path) -> None:
+    """Copy a database file, with its write-ahead log if it has one (else that part is lost)."""
+    shutil.copy(source, target)
+    wal = Path(f"{source}.wal")
+    if wal.exists():
+        shutil.copy(wal, f"{target}.wal")
+
+
+def drop_db(path: Path) -> None:
+    path.unlink(missing_ok=True)
+    Path(f"{path}.wal").unlink(missing_ok=True)
+
+
+def work_copy(fresh: Path, work: Path, name: str) -> tuple[Path, int, dict[str, int]]:
+    """Copy the fresh database for one run; its clicks and its counts before the run."""
+    copy = work / f"{name}.duckdb"
+    copy_db(fresh, copy)
+    clicks, runs = fresh_counts(copy)
+    if runs:
+        raise SystemExit(
+            f"{fresh} has {runs} linksim run(s) already: pass a freshly generated database "
+            "(bench/build_demo.py), never an applied one"
+        )
+    return copy, clicks, written(copy)
+
+
+def after_run(phase: Phase, copy: Path, before: dict[str, int], keep: bool) -> None:
+    """Record what the run wrote (counts after minus before), then drop the copy."""
+    after = written(copy)
+    phase.counts = {k: n - before.get(k, 0) for k, n in after.items()}
+    if not keep:
+        drop_db(copy)
+
+
+# --- the phases -----------------------------------------------------------------------------------
+
+
+def prepare(args: argparse.Namespace, work: Path) -> tuple[Path, Phase | None]:
+    """The fresh database at the big scale, generated unless ``--db`` names one."""
+    if args.db and Path(args.db).exists():
+        return Path(args.db), None
+    path = Path(args.db) if args.db else work / "fresh.duckdb"
+    return path, generate("generate", args.clicks, path, work)
+
+
+def timed_apply(
+    name: str, command_of: Any, args: argparse.Namespace, fresh: Path, work: Path, *, keep: bool
+) -> tuple[Phase, Path]:
+    """Run one apply on a copy of ``fresh``; the phase and the copy (gone unless ``keep``)."""
+    copy, clicks, before = work_copy(fresh, work, name)
+    command = command_of(args, copy)
+    print(f"{name}: {shlex.join(command)}", flush=True)
+    phase = run_phase(name, command, work)
+    phase.clicks = clicks
+    after_run(phase, copy, before, keep)
+    return phase, copy
+
+
+# (table, columns) compared between the engine's and the floor's results; the floor leaves out
+# team balancing and next_free_slot, so an appointment's owner_id and starts_at may differ.
+COMPARED = (
+    ("crm.person_field", "*"),
+    ("crm.person_interest", "*"),
+    ("crm.contact_interest", "*"),
+    ("crm.selection_member", "*"),
+    ("crm.project_member", "*"),
+    ("linksim.removal", "* EXCLUDE (run_id)"),
+    ("crm.appointment", "* EXCLUDE (owner_id, starts_at)"),
+    ("crm.ticket", "*"),
+    ("linksim.response", "* EXCLUDE (run_id, prefill), prefill::VARCHAR"),
+    ("linksim.change", "* EXCLUDE (run_id)"),
+)
+
+
+def compare(engine_db: Path, floor_db: Path) -> dict[str, tuple[int, int]]:
+    """Per table, rows only in the engine's result and only in the floor's (0, 0: the same)."""
+    import duckdb
+
+    con = duckdb.connect()  # two files side by side, read only: plain ATTACH, no linksim schema
+    try:
+        for alias, path in (("e", engine_db), ("f", floor_db)):
+            literal = str(path).replace("'", "''")
+            con.execute(f"ATTACH '{literal}' AS {alias} (READ_ONLY)").fetchall()
+        out = {}
+        for table, cols in COMPARED:
+            only = [
+                con.execute(
+                    f"SELECT count(*) FROM (SELECT {cols} FROM {a}.{table} "
+                    f"EXCEPT ALL SELECT {cols} FROM {b}.{table})"
+                ).fetchall()[0][0]
+                for a, b in (("e", "f"), ("f", "e"))
+            ]
+            out[f"{table} ({cols})" if cols != "*" else table] = (int(only[0]), int(only[1]))
+    finally:
+        con.close()
+    return out
+
+
+def replay_phase(args: argparse.Namespace, fresh: Path, work: Path) -> tuple[Phase, Phase | None]:
+    """The replay on the sample: ``--replay-db``, the big database if small enough, or a new one."""
+    generated = None
+    if args.replay_db:
+        sample = Path(args.replay_db)
+    elif args.replay_clicks >= args.clicks:
+        sample = fresh
+    else:
+        sample = work / "replay-fresh.duckdb"
+        generated = generate("generate sample", args.replay_clicks, sample, work)
+    copy = work / "replay.duckdb"
+    copy_db(sample, copy)  # only read, but a copy never meets a lock on the original
+    clicks, _ = fresh_counts(copy)
+    command = replay_command(copy)
+    print(f"replay: {shlex.join(command)}", flush=True)
+    phase = run_phase("replay", command, work)
+    phase.clicks = clicks
+    if not args.keep:
+        drop_db(copy)
+        if generated:
+            drop_db(sample)
+    return phase, generated
+
+
+def index_bursts(oracle: Any) -> None:
+    """Give the replay's burst rule an index by (person, mailing): the one change to it.
+
+    `tests/oracle.is_bot` compares each click with every click in the database, which is
+    quadratic (days at 1M clicks). This is the same rule (docs/SEMANTICS.md §1) over the clicks of
+    the same person and mailing only, built once per world; everything else stays the oracle's.
+    """
+    import datetime as dt
+    from collections import defaultdict
+
+    index: dict[int, dict[tuple[int, int], list[Any]]] = {}
+
+    def is_bot(click: Any, world: Any, defs: Any) -> bool:
+        rules = defs.bot_filter
+        if not rules.enabled:
+            return False
+        delivered_at = world.delivered.get((click.mailing_id, click.person_id))
+        if delivered_at is not None and click.clicked_at < delivered_at + dt.timedelta(
+            seconds=rules.min_seconds_after_delivery
+        ):
+            return True
+        if id(world) not in index:
+            pairs = index[id(world)] = defaultdict(list)
+            for other in world.clicks:
+                pairs[(other.person_id, other.mailing_id)].append(other)
+        nearby_links = {
+            other.link_id
+            for other in index[id(world)][(click.person_id, click.mailing_id)]
+            if abs(other.clicked_at - click.clicked_at) < dt.timedelta(seconds=1)
+        }
+        return len(nearby_links) > rules.max_links_per_second
+
+    oracle.is_bot = is_bot
+
+
+def replay_only(db: str) -> None:
+    """The child of the replay phase: `tests/oracle.replay` over every click of ``db``."""
+    sys.path.insert(0, str(ROOT))  # tests/ is not installed: import it from the checkout
+    import linksim
+    from linksim.demo.scripts import crm_enrich
+    from tests import oracle
+
+    index_bursts(oracle)
+    con = linksim.connect(db, read_only=True)
+    defs = linksim.load_definitions(DEFINITIONS)
+    started = time.perf_counter()
+    expected = oracle.replay(con, defs, scripts={"crm_enrich": crm_enrich})
+    seconds = time.perf_counter() - started
+    con.close()
+    counts = {**expected.counts, "changes": len(expected.changes)}
+    print(json.dumps({"seconds": seconds, "counts": counts}))
+
+
+# --- the report -----------------------------------------------------------------------------------
+
+
+def machine() -> dict[str, Any]:
+    import duckdb
+
+    def git(*argv: str) -> str:
+        done = subprocess.run(["git", *argv], cwd=ROOT, capture_output=True, text=True)
+        return done.stdout.strip()
+
+    return {
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "duckdb": duckdb.__version__,
+        # dirty: the engine measured is the working tree, with uncommitted edits
+        "commit": git("describe", "--always", "--dirty", "--abbrev=7"),
+        "load_before": os.getloadavg(),
+    }
+
+
+def targets(
+    args: argparse.Namespace, engine: Phase, floor: Phase, replay: Phase | None
+) -> list[tuple[str, str, bool | None]]:
+    """(target, measured, met) per target of issue 4; met is None when this run cannot tell."""
+    ratio = engine.seconds / floor.seconds
+    out: list[tuple[str, str, bool | None]] = [
+        (
+            ">= 2M clicks/s end-to-end at 10M",
+            f"{engine.clicks_per_second / 1e6:.2f}M clicks/s at {engine.clicks:,} clicks",
+            engine.clicks_per_second >= 2e6 if engine.clicks >= 9_000_000 else None,
+        ),
+        ("within 2x of the floor", f"{ratio:.2f}x the floor's time", ratio <= 2.0),
+    ]
+    if replay is not None:
+        speedup = engine.clicks_per_second / replay.clicks_per_second
+        out.append((">= 50x the sequential replay", f"{speedup:.3g}x", speedup >= 50))
+    big = engine.clicks >= 0.9 * FULL_CLICKS and args.memory_limit is not None
+    out.append(
+        (
+            "100M clicks with --memory-limit 4GB, peak RSS <= 6 GB",
+            f"peak RSS {engine.peak_rss_bytes / GB:.2f} GB at {engine.clicks:,} clicks"
+            + (f", --memory-limit {args.memory_limit}" if args.memory_limit else ""),
+            engine.peak_rss_bytes <= 6 * GB if big else None,
+        )
+    )
+    return out
+
+
+def verdict(met: bool | None) -> str:
+    return {True: "met", False: "NOT met", None: "not measured by this run"}[met]
+
+
+def print_report(
+    args: argparse.Namespace, phases: list[Phase], info: dict[str, Any], checks: list[Any]
+) -> None:
+    print(f"\ncommand: python {shlex.join(sys.argv)}")
+    print(
+        f"machine: {info['cores']} cores, Python {info['python']}, DuckDB {info['duckdb']}, "
+        f"commit {info['commit']}, load average before/after "
+        f"{info['load_before'][0]:.2f} / {info['load_after'][0]:.2f}"
+    )
+    print(f"\n{'phase':<16} {'clicks':>12} {'seconds':>9} {'clicks/s':>12} {'peak RSS':>10}")
+    for p in phases:
+        print(
+            f"{p.name:<16} {p.clicks:>12,} {p.seconds:>9.1f} {p.clicks_per_second:>12,.0f} "
+            f"{p.peak_rss_bytes / GIB:>6.2f} GiB"
+        )
+    engine, floor = phases_named(phases, "engine"), phases_named(phases, "floor")
+    print(f"\nengine / floor time: {engine.seconds / floor.seconds:.2f}")
+    replay = phases_named(phases, "replay")
+    if replay:
+        print(
+            f"speed-up over the replay: {engine.clicks_per_second / replay.clicks_per_second:.3g}x"
+            f" (engine clicks/s at {engine.clicks:,} / replay clicks/s at {replay.clicks:,})"
+        )
+    print(f"\n{'rows written':<20} {'engine':>10} {'floor':>10}")
+    for key in sorted(set(engine.counts) | set(floor.counts)):
+        e, f = engine.counts.get(key, 0), floor.counts.get(key, 0)
+        print(f"{key:<20} {e:>10,} {f:>10,}" + ("" if e == f else f"   differ by {e - f:+,}"))
+    print(f"engine clicks: {child_json(engine).get('clicks')}")
+    print(f"floor steps (s): {child_json(floor).get('steps')}")
+    if replay:
+        print(f"replay clicks: {child_json(replay).get('counts')}")
+    if "compare" in info:
+        print("\nrows only in the engine's / only in the floor's result:")
+        for table, (e, f) in info["compare"].items():
+            print(f"  {table}: {e:,} / {f:,}")
+    print("\ntargets (issue 4):")
+    for target, measured, met in checks:
+        print(f"  {target}: {measured}: {verdict(met)}")
+
+
+def child_json(phase: Phase) -> dict[str, Any]:
+    """What a child printed as JSON (the engine's `--json`, the floor's and replay's line).
+
+    The object is read from its first brace: a progress bar may precede it on stdout.
+    """
+    start = phase.output.find("{")
+    try:
+        found, _ = json.JSONDecoder().raw_decode(phase.output[start:]) if start >= 0 else ({}, 0)
+    except ValueError:
+        return {}
+    return found if isinstance(found, dict) else {}
+
+
+def phases_named(phases: list[Phase], name: str) -> Any:
+    return next((p for p in phases if p.name == name), None)
+
+
+# --- main -----------------------------------------------------------------------------------------
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--clicks", type=int, default=10_000_000, help="scale (default 10M)")
+    parser.add_argument("--full", action="store_true", help="100M clicks (the issue's flag)")
+    parser.add_argument("--db", help="a generated, never applied database (made when missing)")
+    parser.add_argument("--memory-limit", help="passed to apply and the floor, e.g. 4GB")
+    parser.add_argument("--temp-dir", help="passed to apply and the floor: where DuckDB spills")
+    parser.add_argument("--batch", help="passed to apply, e.g. 1d or 1000000")
+    parser.add_argument("--replay-clicks", type=int, default=1_000_000, help="replay sample")
+    parser.add_argument("--replay-db", help="a generated database for the replay sample")
+    parser.add_argument("--skip-replay", action="store_true", help="no replay phase")
+    parser.add_argument("--work-dir", help="where the copies go (default: a new temp dir)")
+    parser.add_argument("--keep", action="store_true", help="keep the copies and logs")
+    parser.add_argument(
+        "--compare", action="store_true", help="diff the engine's and the floor's tables"
+    )
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    parser.add_argument("--replay-only", metavar="DB", help=argparse.SUPPRESS)  # the child
+    args = parser.parse_args(argv)
+    if args.full:
+        args.clicks = FULL_CLICKS
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    if args.replay_only:
+        replay_only(args.replay_only)
+        return
+    info = machine()  # before the phases: the commit measured, the load at the start
+    work = Path(args.work_dir or tempfile.mkdtemp(prefix="bench-backfill-"))
+    work.mkdir(parents=True, exist_ok=True)
+    fresh, generated = prepare(args, work)
+    phases = [generated] if generated else []
+    keep = args.keep or args.compare
+    engine_phase, engine_db = timed_apply("engine", engine_command, args, fresh, work, keep=keep)
+    floor_phase, floor_db = timed_apply("floor", floor_command, args, fresh, work, keep=keep)
+    phases += [engine_phase, floor_phase]
+    if args.compare:
+        info["compare"] = compare(engine_db, floor_db)
+        if not args.keep:
+            drop_db(engine_db)
+            drop_db(floor_db)
+    replay = None
+    if not args.skip_replay:
+        replay, sample = replay_phase(args, fresh, work)
+        phases += [p for p in (sample, replay) if p]
+    info["load_after"] = os.getloadavg()
+    engine, floor = phases_named(phases, "engine"), phases_named(phases, "floor")
+    checks = targets(args, engine, floor, replay)
+    if args.json:
+        print(json.dumps(report_json(args, phases, info, checks), indent=2, default=str))
+    else:
+        print_report(args, phases, info, checks)
+    if not args.keep and not args.work_dir:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def report_json(
+    args: argparse.Namespace, phases: list[Phase], info: dict[str, Any], checks: list[Any]
+) -> dict[str, Any]:
+    return {
+        "command": f"python {shlex.join(sys.argv)}",
+        "machine": {k: v for k, v in info.items() if k != "compare"},
+        "compare": info.get("compare"),
+        "phases": [
+            {**asdict(p), "clicks_per_second": p.clicks_per_second, "output": p.output[-2000:]}
+            for p in phases
+        ],
+        "targets": [
+            {"target": t, "measured": m, "met": met, "verdict": verdict(met)}
+            for t, m, met in checks
+        ],
+    }
+
+
+if __name__ == "__main__":
+    main()
