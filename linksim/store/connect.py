@@ -68,6 +68,9 @@ def connect(
                 raise UsageError(f"{flag} {value!r}: {str(exc).splitlines()[0]}") from None
     # Set after opening: as a connect-time option it fires before the ICU extension is loaded.
     run(con, "SET TimeZone = 'UTC'")
+    # DuckDB draws its own bar for long queries, on stdout: it would corrupt `--json` output,
+    # and a run has linksim's own bar (on stderr).
+    run(con, "SET enable_progress_bar = false")
     if not read_only:
         init_schema(con)
     else:
