@@ -33,6 +33,30 @@ CLASSIFIED = Step(
             WHERE NOT p.everything AND s.clicked_at >= p.since AND s.clicked_at < p.until
               AND (p.mailing_id IS NULL OR s.mailing_id = p.mailing_id))
     ),
+    -- Only a click before its mailing's last delivery (and the margin) can be too soon: the
+    -- others skip the join with the recipients, the largest table. No bot filter, no join.
+    last_delivery AS (
+        SELECT r.mailing_id,
+               max(r.delivered_at) + to_seconds(any_value(p.min_seconds_after_delivery))
+                 AS until
+        FROM mail.recipient r, p
+        WHERE p.bot_enabled
+        GROUP BY r.mailing_id
+    ),
+    timed AS (
+        SELECT c.*,
+               coalesce(c.clicked_at < r.delivered_at + to_seconds(p.min_seconds_after_delivery),
+                        false) AS too_soon
+        FROM clicks c
+        JOIN last_delivery d ON d.mailing_id = c.mailing_id AND c.clicked_at < d.until
+        CROSS JOIN p
+        LEFT JOIN mail.recipient r ON r.mailing_id = c.mailing_id AND r.person_id = c.person_id
+        UNION ALL
+        SELECT c.*, false
+        FROM clicks c
+        LEFT JOIN last_delivery d ON d.mailing_id = c.mailing_id
+        WHERE NOT coalesce(c.clicked_at < d.until, false)
+    ),
     judged AS MATERIALIZED (
         SELECT c.click_id, c.mailing_id, c.link_id, c.person_id, c.clicked_at,
                c.clicked_at >= p.since AND c.clicked_at < p.until
@@ -42,12 +66,9 @@ CLASSIFIED = Step(
                  WHEN m.mailing_id IS NULL THEN 'unknown mailing'
                  WHEN l.link_id IS NULL THEN 'unknown link'
                END AS quarantine_reason,
-               p.bot_enabled,
-               coalesce(c.clicked_at < r.delivered_at + to_seconds(p.min_seconds_after_delivery),
-                        false) AS too_soon
-        FROM clicks c
+               p.bot_enabled, c.too_soon
+        FROM timed c
         CROSS JOIN p
-        LEFT JOIN mail.recipient r ON r.mailing_id = c.mailing_id AND r.person_id = c.person_id
         LEFT JOIN crm.person pe ON pe.person_id = c.person_id
         LEFT JOIN mail.mailing m ON m.mailing_id = c.mailing_id
         LEFT JOIN mail.link l ON l.link_id = c.link_id
@@ -111,21 +132,27 @@ FIRED = Step(
     -- once_per_mailing / once: the earliest matching eligible click per (action, person,
     -- mailing) / (action, person), in scope or not; a hash aggregate, not a sort
     firsts AS (
-        SELECT unnest(arg_min(
-                   struct_pack(click_id, mailing_id, link_id, person_id, clicked_at, in_scope,
-                               action_no, action_id, type, fire),
-                   {CLICK_CLOCK.format(t="clicked_at", c="click_id")}))
-        FROM matched
-        WHERE fire IN ('once_per_mailing', 'once')
-        GROUP BY action_no, person_id, CASE WHEN fire = 'once_per_mailing' THEN mailing_id END
+        SELECT f.first.click_id, f.first.mailing_id, f.first.link_id, f.first.person_id,
+               f.first.clicked_at, f.first.in_scope, a.action_no, a.action_id, a.type, a.fire
+        FROM (
+            SELECT action_no,
+                   arg_min(struct_pack(click_id, mailing_id, link_id, person_id, clicked_at,
+                                       in_scope),
+                           {CLICK_CLOCK.format(t="clicked_at", c="click_id")}) AS first
+            FROM matched
+            WHERE fire IN ('once_per_mailing', 'once')
+            GROUP BY action_no, person_id,
+                     CASE WHEN fire = 'once_per_mailing' THEN mailing_id END
+        ) f
+        JOIN ls_def_action a ON a.action_no = f.action_no
     ),
-    fired AS MATERIALIZED (
+    fired AS (
         SELECT * FROM matched WHERE fire = 'every_click' AND in_scope
         UNION ALL
         SELECT * FROM firsts WHERE in_scope
     ),
-    -- link_hits is read only by templates with {{link_hits}} and by scripts: count it for the
-    -- (person, link) pairs of those fired rows, over all their eligible clicks
+    -- link_hits is read only by templates with {{link_hits}} and by scripts: count it on the
+    -- links of those actions only, over all their eligible clicks
     needs AS (
         SELECT action_no FROM ls_def_template WHERE placeholder = 'link_hits'
         UNION SELECT action_no FROM ls_def_script
@@ -135,8 +162,7 @@ FIRED = Step(
                row_number() OVER (PARTITION BY person_id, link_id ORDER BY clicked_at, click_id)
                  AS link_hits
         FROM ls_eligible
-        SEMI JOIN (SELECT person_id, link_id FROM fired SEMI JOIN needs USING (action_no)) n
-          USING (person_id, link_id)
+        WHERE link_id IN (SELECT link_id FROM ls_def_link_action SEMI JOIN needs USING (action_no))
     )
     SELECT f.click_id, f.mailing_id, f.link_id, f.person_id, f.clicked_at, f.in_scope,
            CASE WHEN f.action_no IN (SELECT action_no FROM needs) THEN h.link_hits END

@@ -82,8 +82,20 @@ def _team_assignment(name: str, source: str, load: str) -> Step:
 FOLLOW_UP_FIRED = Step(
     "follow_up_fired",
     f"""
+    WITH x AS (
+        SELECT f.*, {_row_id()} AS row_id
+        FROM ls_fired f
+        SEMI JOIN ls_def_follow_up d ON d.action_no = f.action_no
+    ),
+    -- the stored rows among them, with their source click's time: only those look up a click
+    stored AS (
+        SELECT a.appointment_id, a.owner_id, a.source_click_id, sc.clicked_at
+        FROM crm.appointment a
+        SEMI JOIN x ON x.row_id = a.appointment_id
+        LEFT JOIN mail.click sc ON sc.click_id = a.source_click_id
+    )
     SELECT f.click_id, f.clicked_at, f.person_id, f.mailing_id, f.action_no, f.action_id,
-           {_row_id()} AS row_id,
+           f.row_id,
            d.kind, d.task_type, d.created_by, d.owner_kind, d.team, d.business_days,
            d.at_minutes, d.next_free_slot, d.duration_minutes,
            CASE d.owner_kind
@@ -93,15 +105,14 @@ FOLLOW_UP_FIRED = Step(
            p.contact_id, pr.project_id, r.text AS description,
            a.appointment_id IS NOT NULL AS is_stored, a.owner_id AS stored_owner,
            ls_workday(CAST(f.clicked_at AS DATE), d.business_days) AS day
-    FROM ls_fired f
+    FROM x f
     JOIN ls_def_follow_up d ON d.action_no = f.action_no
     LEFT JOIN crm.person p ON p.person_id = f.person_id
     LEFT JOIN crm.contact c ON c.contact_id = p.contact_id
     LEFT JOIN crm.project pr ON pr.name = d.project
     LEFT JOIN ls_rendered r ON r.click_id = f.click_id AND r.action_no = f.action_no
-    LEFT JOIN crm.appointment a ON a.appointment_id = {_row_id()}
-    LEFT JOIN mail.click sc ON sc.click_id = a.source_click_id
-    WHERE a.appointment_id IS NULL OR {_earlier_than_stored("f", "sc", "a.source_click_id")}
+    LEFT JOIN stored a ON a.appointment_id = f.row_id
+    WHERE a.appointment_id IS NULL OR {_earlier_than_stored("f", "a", "a.source_click_id")}
     """,
     "follow-ups to create, or whose source moves to an earlier click",
 )
@@ -239,8 +250,20 @@ SCHEDULE = Step(
 TICKET_FIRED = Step(
     "ticket_fired",
     f"""
+    WITH x AS (
+        SELECT f.*, {_row_id()} AS row_id
+        FROM ls_fired f
+        SEMI JOIN ls_def_request d ON d.action_no = f.action_no
+    ),
+    -- the stored rows among them, with their source click's time: only those look up a click
+    stored AS (
+        SELECT t.ticket_id, t.owner_id, t.source_click_id, sc.clicked_at
+        FROM crm.ticket t
+        SEMI JOIN x ON x.row_id = t.ticket_id
+        LEFT JOIN mail.click sc ON sc.click_id = t.source_click_id
+    )
     SELECT f.click_id, f.clicked_at, f.person_id, f.mailing_id, f.action_no, f.action_id,
-           {_row_id()} AS row_id,
+           f.row_id,
            d.priority, d.category, d.owner_kind, d.team,
            CASE d.owner_kind
                WHEN 'associate' THEN d.owner_id
@@ -249,14 +272,13 @@ TICKET_FIRED = Step(
            r.text AS title,
            t.ticket_id IS NOT NULL AS is_stored, t.owner_id AS stored_owner,
            CAST(f.clicked_at AS DATE) AS day
-    FROM ls_fired f
+    FROM x f
     JOIN ls_def_request d ON d.action_no = f.action_no
     LEFT JOIN crm.person p ON p.person_id = f.person_id
     LEFT JOIN crm.contact c ON c.contact_id = p.contact_id
     LEFT JOIN ls_rendered r ON r.click_id = f.click_id AND r.action_no = f.action_no
-    LEFT JOIN crm.ticket t ON t.ticket_id = {_row_id()}
-    LEFT JOIN mail.click sc ON sc.click_id = t.source_click_id
-    WHERE t.ticket_id IS NULL OR {_earlier_than_stored("f", "sc", "t.source_click_id")}
+    LEFT JOIN stored t ON t.ticket_id = f.row_id
+    WHERE t.ticket_id IS NULL OR {_earlier_than_stored("f", "t", "t.source_click_id")}
     """,
     "tickets to create, or whose source moves to an earlier click",
 )

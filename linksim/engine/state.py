@@ -39,21 +39,21 @@ WINNER = Step(
     -- narrow: the definition's columns are joined to the winners only
     WITH ops AS (
         SELECT f.person_id AS owner_id, d.target_no, d.op_no, f.click_id, f.clicked_at,
-               f.person_id, f.mailing_id, f.action_no, f.action_id,
-               NULL::VARCHAR AS script_value, NULL::BIGINT AS contact_id
+               f.person_id, f.action_no, NULL::VARCHAR AS script_value,
+               NULL::BIGINT AS contact_id
         FROM ls_fired f
         JOIN ls_state_def d
           ON d.action_no = f.action_no AND NOT d.scripted AND d.scope = 'person'
         UNION ALL
         SELECT p.contact_id, d.target_no, d.op_no, f.click_id, f.clicked_at,
-               f.person_id, f.mailing_id, f.action_no, f.action_id, NULL, p.contact_id
+               f.person_id, f.action_no, NULL, p.contact_id
         FROM ls_fired f
         JOIN ls_state_def d
           ON d.action_no = f.action_no AND NOT d.scripted AND d.scope = 'contact'
         JOIN crm.person p ON p.person_id = f.person_id AND p.contact_id IS NOT NULL
         UNION ALL
         SELECT f.person_id, d.target_no, d.op_no, f.click_id, f.clicked_at,
-               f.person_id, f.mailing_id, f.action_no, f.action_id, o.value, NULL
+               f.person_id, f.action_no, o.value, NULL
         FROM ls_script_op o
         JOIN ls_fired f ON f.click_id = o.click_id AND f.action_no = o.action_no
         JOIN ls_state_def d ON d.scripted AND d.action_no = o.action_no AND d.field = o.field
@@ -61,18 +61,19 @@ WINNER = Step(
     -- the last op per target by (clicked_at, click_id, action_no): a hash aggregate
     win AS (
         SELECT owner_id, target_no,
-               arg_max(struct_pack(op_no, click_id, clicked_at, person_id, mailing_id,
-                                   action_no, action_id, script_value, contact_id),
+               arg_max(struct_pack(op_no, click_id, clicked_at, person_id, action_no,
+                                   script_value, contact_id),
                        (clicked_at, click_id, action_no)) AS w
         FROM ops
         GROUP BY owner_id, target_no
     )
-    SELECT w.click_id, w.clicked_at, w.person_id, w.mailing_id, w.action_no, w.action_id,
+    SELECT w.click_id, w.clicked_at, w.person_id, w.action_no, a.action_id,
            d.kind, d.scope, win.owner_id, win.target_no, d.tkey, d.target_id, d.field,
            d.target, d.op, CASE WHEN d.scripted THEN w.script_value ELSE d.value END AS value,
            w.contact_id
     FROM win
     JOIN ls_state_def d ON d.op_no = win.w.op_no
+    JOIN ls_def_action a ON a.action_no = win.w.action_no
     """,
     "the last op per target, by (clicked_at, click_id, action_no)",
 )
@@ -80,42 +81,47 @@ WINNER = Step(
 STORED = Step(
     "state_stored",
     f"""
-    WITH targets AS (SELECT DISTINCT kind, scope, tkey, target_no FROM ls_state_def),
+    WITH targets AS (SELECT DISTINCT kind, scope, tkey, target_id, target_no FROM ls_state_def),
+    -- the stored rows of the targets the definitions name: fields by name, memberships and
+    -- removals by id (integers, not their text)
     stored AS (
-        SELECT 'field' AS kind, 'person' AS scope, person_id AS owner_id, field AS tkey,
-               value, set_at AS stored_at, source_click_id AS src, false AS removal
-        FROM crm.person_field
+        SELECT f.person_id AS owner_id, t.target_no, f.value, f.set_at AS stored_at,
+               f.source_click_id AS src, false AS removal
+        FROM crm.person_field f
+        JOIN targets t ON t.kind = 'field' AND t.tkey = f.field
         UNION ALL
-        SELECT 'interest', 'person', person_id, interest_id::VARCHAR, 'member', since,
-               source_click_id, false
-        FROM crm.person_interest
+        SELECT m.person_id, t.target_no, 'member', m.since, m.source_click_id, false
+        FROM crm.person_interest m
+        JOIN targets t
+          ON t.kind = 'interest' AND t.scope = 'person' AND t.target_id = m.interest_id
         UNION ALL
-        SELECT 'interest', 'contact', contact_id, interest_id::VARCHAR, 'member', since,
-               source_click_id, false
-        FROM crm.contact_interest
+        SELECT m.contact_id, t.target_no, 'member', m.since, m.source_click_id, false
+        FROM crm.contact_interest m
+        JOIN targets t
+          ON t.kind = 'interest' AND t.scope = 'contact' AND t.target_id = m.interest_id
         UNION ALL
-        SELECT 'selection', 'person', person_id, selection_id::VARCHAR, 'member', since,
-               source_click_id, false
-        FROM crm.selection_member
+        SELECT m.person_id, t.target_no, 'member', m.since, m.source_click_id, false
+        FROM crm.selection_member m
+        JOIN targets t ON t.kind = 'selection' AND t.target_id = m.selection_id
         UNION ALL
-        SELECT 'project', 'person', person_id, project_id::VARCHAR, 'member', since,
-               source_click_id, false
-        FROM crm.project_member
+        SELECT m.person_id, t.target_no, 'member', m.since, m.source_click_id, false
+        FROM crm.project_member m
+        JOIN targets t ON t.kind = 'project' AND t.target_id = m.project_id
         UNION ALL
-        SELECT target_kind, scope, owner_id, target_id::VARCHAR, NULL, removed_at,
-               source_click_id, true
-        FROM linksim.removal
+        SELECT r.owner_id, t.target_no, NULL, r.removed_at, r.source_click_id, true
+        FROM linksim.removal r
+        JOIN targets t
+          ON t.kind = r.target_kind AND t.scope = r.scope AND t.target_id = r.target_id
     )
     -- the latest stored clock per target, and which rows exist (the write updates those and
     -- inserts the others, instead of upserting)
-    SELECT s.owner_id, t.target_no,
+    SELECT s.owner_id, s.target_no,
            arg_max(struct_pack(value := s.value, stored_at := s.stored_at, src := s.src),
                    (s.stored_at, coalesce(s.src, {MANUAL_CLICK}))) AS s,
            bool_or(NOT s.removal) AS has_row, bool_or(s.removal) AS has_removal
     FROM stored s
-    JOIN targets t USING (kind, scope, tkey)
     SEMI JOIN ls_state_win w USING (owner_id, target_no)
-    GROUP BY s.owner_id, t.target_no
+    GROUP BY s.owner_id, s.target_no
     """,
     "the stored value and clock of each target a winning op touches, and which rows exist",
 )

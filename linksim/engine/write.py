@@ -116,21 +116,28 @@ def _state(con: duckdb.DuckDBPyConnection, run_id: int) -> None:
 
 
 def _created(con: duckdb.DuckDBPyConnection) -> None:
-    run(
-        con,
-        f"INSERT OR REPLACE INTO crm.appointment ({APPOINTMENT_COLUMNS}) "
-        f"SELECT {APPOINTMENT_COLUMNS} FROM ls_appointment_out",
-    )
-    run(
-        con,
-        "UPDATE crm.appointment a SET starts_at = r.starts_at "
-        "FROM ls_rescheduled r WHERE a.appointment_id = r.appointment_id",
-    )
-    run(
-        con,
-        f"INSERT OR REPLACE INTO crm.ticket ({TICKET_COLUMNS}) "
-        f"SELECT {TICKET_COLUMNS} FROM ls_ticket_out",
-    )
+    # A stored row (is_stored) gets its new source in place; new rows are appended: cheaper
+    # than INSERT OR REPLACE, which deletes and re-inserts through the primary key's index.
+    for table, out, key, columns in (
+        ("crm.appointment", "ls_appointment_out", "appointment_id", APPOINTMENT_COLUMNS),
+        ("crm.ticket", "ls_ticket_out", "ticket_id", TICKET_COLUMNS),
+    ):
+        values = [c.strip() for c in columns.split(",") if c.strip() != key]
+        run(
+            con,
+            f"UPDATE {table} t SET {', '.join(f'{c} = o.{c}' for c in values)} "
+            f"FROM {out} o WHERE o.is_stored AND t.{key} = o.{key}",
+        )
+        run(
+            con,
+            f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {out} WHERE NOT is_stored",
+        )
+        if table == "crm.appointment":
+            run(
+                con,
+                "UPDATE crm.appointment a SET starts_at = r.starts_at "
+                "FROM ls_rescheduled r WHERE a.appointment_id = r.appointment_id",
+            )
 
 
 def _records(con: duckdb.DuckDBPyConnection, run_id: int) -> None:
