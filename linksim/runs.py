@@ -42,6 +42,16 @@ __all__ = ["AFTER_SCRIPTS", "BEFORE_SCRIPTS", "apply", "pipeline_sql", "preview"
 BEFORE_SCRIPTS: tuple[Step, ...] = (*CLICK_STEPS, *RENDER_STEPS)
 AFTER_SCRIPTS: tuple[Step, ...] = (*STATE_STEPS, *CREATE_STEPS, *RESPOND_STEPS, *CHANGE_STEPS)
 
+# What `write_changes` and the result read once the pipeline has run; the rest is dropped early.
+OUTPUTS = (
+    "ls_state_applied",
+    "ls_appointment_out",
+    "ls_rescheduled",
+    "ls_ticket_out",
+    "ls_responses",
+    "ls_changes",
+)
+
 FAR_PAST = dt.datetime(1, 1, 1)
 FAR_FUTURE = dt.datetime(9999, 12, 31)
 
@@ -212,12 +222,15 @@ def _pipeline(
 ) -> tuple[dict[str, int], list[ScriptRun]]:
     """Compute the change set of one scope into the `ls_*` relations; return counts and scripts."""
     _params(con, defs, since, until, mailing)
-    materialize(con, BEFORE_SCRIPTS)
+    materialize(con, BEFORE_SCRIPTS, keep=("ls_classified", "ls_fired"), later=AFTER_SCRIPTS)
     counts = _counts(con)
+    run(con, "DROP TABLE ls_classified")
     script_runs = run_scripts(
         con, scripts if scripts is not None else registered_scripts(), execute=execute_scripts
     )
-    materialize(con, AFTER_SCRIPTS)
+    materialize(con, AFTER_SCRIPTS, keep=OUTPUTS)
+    for step in BEFORE_SCRIPTS:
+        run(con, f"DROP TABLE IF EXISTS {step.relation}")
     return counts, script_runs
 
 

@@ -7,7 +7,8 @@ relation, `ls_<name>`. Nothing is written to `crm` or `linksim` here; `engine/wr
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import re
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
 import duckdb
@@ -33,10 +34,39 @@ class Step:
         return f"CREATE OR REPLACE TEMP TABLE {self.relation} AS\n{self.sql.strip()}"
 
 
-def materialize(con: duckdb.DuckDBPyConnection, steps: Iterable[Step]) -> None:
-    """Run the steps in order on ``con``."""
-    for step in steps:
+def materialize(
+    con: duckdb.DuckDBPyConnection,
+    steps: Iterable[Step],
+    *,
+    keep: Collection[str] = (),
+    later: Iterable[Step] = (),
+) -> None:
+    """Run the steps in order on ``con``.
+
+    A relation is dropped as soon as no later step (of ``steps`` or of ``later``) reads it,
+    unless its name is in ``keep``: at scale the pipeline's relations would otherwise pile up
+    in memory, or spill to disk under a memory limit.
+    """
+    steps = list(steps)
+    later_sql = [s.sql for s in later]
+    live: list[Step] = []
+    for i, step in enumerate(steps):
         run(con, step.statement())
+        live.append(step)
+        upcoming = [s.sql for s in steps[i + 1 :]] + later_sql
+        for done in list(live):
+            if done.relation not in keep and not any(reads(sql, done.relation) for sql in upcoming):
+                run(con, f"DROP TABLE IF EXISTS {done.relation}")
+                live.remove(done)
+
+
+def reads(sql: str, relation: str) -> bool:
+    """Whether ``sql`` names ``relation``.
+
+    >>> reads("SELECT * FROM ls_fired f", "ls_fired"), reads("FROM ls_fired_x", "ls_fired")
+    (True, False)
+    """
+    return re.search(rf"\b{re.escape(relation)}\b", sql) is not None
 
 
 def explain(steps: Iterable[Step]) -> str:
