@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 from pathlib import Path
@@ -69,8 +70,10 @@ def connect(
     # Set after opening: as a connect-time option it fires before the ICU extension is loaded.
     run(con, "SET TimeZone = 'UTC'")
     # DuckDB draws its own bar for long queries, on stdout: it would corrupt `--json` output,
-    # and a run has linksim's own bar (on stderr).
-    run(con, "SET enable_progress_bar = false")
+    # and a run has linksim's own bar (on stderr). In Jupyter without ipywidgets DuckDB refuses
+    # to touch the setting at all; its bar is off there anyway.
+    with contextlib.suppress(duckdb.Error):
+        run(con, "SET enable_progress_bar = false")
     if not read_only:
         init_schema(con)
     else:
