@@ -160,7 +160,7 @@ def _parser() -> argparse.ArgumentParser:
             "--memory-limit", metavar="SIZE", help="DuckDB memory limit, e.g. 4GB (spills beyond)"
         )
         p.add_argument(
-            "--temp-dir", metavar="DIR", help="where DuckDB spills (default: next to db)"
+            "--temp-dir", metavar="DIR", help="where DuckDB spills (default: DB.tmp beside it)"
         )
         if name == "preview":
             p.add_argument("--run-scripts", action="store_true", help="also call the scripts")

@@ -57,6 +57,10 @@ def connect(
         raise DatabaseError(
             f"cannot open {name!r} as a DuckDB database: {str(exc).splitlines()[0]}"
         ) from None
+    if temp_directory is None and name != ":memory:":
+        # DuckDB spills next to a database file it opened itself; the file is attached to an
+        # in-memory instance here, whose default would be `.tmp` in the working directory
+        temp_directory = os.path.realpath(name) + ".tmp"
     for setting, value, flag in (
         ("memory_limit", memory_limit, "--memory-limit"),
         ("temp_directory", temp_directory, "--temp-dir"),
