@@ -1,8 +1,9 @@
 """Steps from clicks to fired actions: classify, keep the eligible, fire by policy (SPEC §4.1-3).
 
-Decisions that depend on other clicks (earliest click, `link_hits`) look at every eligible click
-in the database, in the run's scope or not; only then is the result cut to the scope. That is what
-makes any split into batches end in the same state.
+Decisions that depend on other clicks (earliest click, `link_hits`) look at every earlier eligible
+click in the database, in the run's scope or not; only then is the result cut to the scope. That is
+what makes any split into batches end in the same state. Later clicks never change a decision
+(only the burst rule looks one second ahead), so they are not read.
 """
 
 from __future__ import annotations
@@ -25,13 +26,17 @@ CLASSIFIED = Step(
     ),
     -- Only the clicks of people who clicked in scope can matter: firing and link_hits are per
     -- person. This keeps a small batch of a long history cheap.
+    -- Of those, no click later than the scope decides anything in it (earliest click and
+    -- link_hits look back), except the burst rule, which looks one second ahead: so a batch
+    -- early in a long history reads only the clicks up to its end.
     clicks AS (
         SELECT c.click_id, c.mailing_id, c.link_id, c.person_id, c.clicked_at
         FROM mail.click c, p
-        WHERE p.everything OR c.person_id IN (
+        WHERE (p.everything OR c.person_id IN (
             SELECT s.person_id FROM mail.click s, p
             WHERE NOT p.everything AND s.clicked_at >= p.since AND s.clicked_at < p.until
-              AND (p.mailing_id IS NULL OR s.mailing_id = p.mailing_id))
+              AND (p.mailing_id IS NULL OR s.mailing_id = p.mailing_id)))
+          AND (p.everything OR c.clicked_at < p.until + INTERVAL 1 SECOND)
     ),
     -- Only a click before its mailing's last delivery (and the margin) can be too soon: the
     -- others skip the join with the recipients, the largest table. No bot filter, no join.
