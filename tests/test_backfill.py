@@ -295,3 +295,25 @@ def test_bad_backfill_flags_are_usage_errors(
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
     assert os.path.exists(db)
+
+
+def test_an_applied_result_reads_its_rows_from_the_database(
+    small_demo: Path, tmp_path: Path
+) -> None:
+    db = copy_of(small_demo, tmp_path, "lazy.duckdb")
+    defs = linksim.load_definitions(DEFS)
+    con = linksim.connect(db)
+    previewed = linksim.preview(con, defs, run_scripts=True)
+    applied = linksim.apply(con, defs, progress=False)  # one batch: the change set previewed
+    assert applied.size("changes") == len(applied.changes) == len(previewed.changes)
+    assert set(applied.appointments["appointment_id"]) == set(
+        previewed.appointments["appointment_id"]
+    )
+    assert set(applied.tickets["ticket_id"]) == set(previewed.tickets["ticket_id"])
+    assert len(applied.responses) == len(previewed.responses)
+    # the summaries come from SQL over the database, the preview's from its DataFrames
+    assert applied.by_action()["people"].sum() > 0
+    assert applied.tickets_per_category()["tickets"].sum() == len(applied.tickets)
+    owners = applied.follow_ups_per_owner()
+    assert owners["follow_ups"].sum() == len(applied.appointments)
+    con.close()
