@@ -31,7 +31,7 @@ from linksim.engine.respond import RESPOND_STEPS
 from linksim.engine.scripts import ScriptRun, run_scripts
 from linksim.engine.state import STATE_STEPS
 from linksim.engine.write import write_changes
-from linksim.errors import UsageError
+from linksim.errors import DatabaseError, UsageError
 from linksim.progress import progress_bar
 from linksim.result import RunResult
 from linksim.scripts import Script, registered_scripts
@@ -510,15 +510,19 @@ def preview(
     scripts: Mapping[str, Script] | None = None,
 ) -> RunResult:
     """The change set that `apply` would make, without writing to `crm` (SPEC §4.7)."""
-    return _preview(
-        con,
-        defs,
-        since=since,
-        until=until,
-        mailing=mailing,
-        execute_scripts=run_scripts,
-        scripts=scripts,
-    )
+    try:
+        return _preview(
+            con,
+            defs,
+            since=since,
+            until=until,
+            mailing=mailing,
+            execute_scripts=run_scripts,
+            scripts=scripts,
+        )
+    except duckdb.OutOfMemoryException as exc:
+        advice = "preview a smaller scope (--since, --until, --mailing) or raise --memory-limit"
+        raise _out_of_memory(con, exc, advice) from None
 
 
 def apply(
@@ -540,13 +544,29 @@ def apply(
     is otherwise a no-op. ``progress`` draws a bar (default: in a terminal or Jupyter).
     """
     spec = parse_batch(batch) if isinstance(batch, str) else batch
-    return _apply(
-        con,
-        defs,
-        since=since,
-        until=until,
-        mailing=mailing,
-        batch=spec,
-        scripts=scripts,
-        progress=progress,
+    try:
+        return _apply(
+            con,
+            defs,
+            since=since,
+            until=until,
+            mailing=mailing,
+            batch=spec,
+            scripts=scripts,
+            progress=progress,
+        )
+    except duckdb.OutOfMemoryException as exc:
+        advice = (
+            "apply in smaller batches (--batch 1d, or --batch 1000000 clicks) or raise "
+            "--memory-limit. Batches committed so far are kept, and the same command resumes "
+            "after them"
+        )
+        raise _out_of_memory(con, exc, advice) from None
+
+
+def _out_of_memory(con: duckdb.DuckDBPyConnection, exc: Exception, advice: str) -> DatabaseError:
+    limit = fetch_value(con, "SELECT current_setting('memory_limit')")
+    return DatabaseError(
+        f"DuckDB ran out of memory under its memory limit ({limit}): {advice}. "
+        f"(DuckDB: {str(exc).splitlines()[0]})"
     )

@@ -281,6 +281,7 @@ def test_memory_limit_and_temp_dir_reach_duckdb(small_demo: Path, tmp_path: Path
     [
         (["--batch", "fast"], "expected a time span like 1d"),
         (["--memory-limit", "4XB"], "--memory-limit '4XB'"),
+        (["--memory-limit", "5MB"], "ran out of memory under its memory limit"),
     ],
 )
 def test_bad_backfill_flags_are_usage_errors(
