@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -272,7 +273,10 @@ def _preview(
         _record_scripts(con, run_id, script_runs)
         _finish_run(con, run_id, "ok", counts)
     except BaseException:
-        _finish_run(con, run_id, "failed", counts)
+        # after a fatal DuckDB error the connection is gone: the next apply marks the run
+        # interrupted instead
+        with contextlib.suppress(duckdb.Error):
+            _finish_run(con, run_id, "failed", counts)
         raise
     return RunResult(run_id, "preview", counts, frames=frames, script_runs=tuple(script_runs))
 
@@ -337,7 +341,10 @@ def _apply(
                 script_runs += batch_scripts
                 bar.update(b.clicks)
     except BaseException:
-        _finish_run(con, run_id, "failed", totals)
+        # after a fatal DuckDB error the connection is gone: the next apply marks the run
+        # interrupted instead
+        with contextlib.suppress(duckdb.Error):
+            _finish_run(con, run_id, "failed", totals)
         raise
     # The accounting of the whole job, batches committed by earlier runs included.
     counts = _job_counts(con, job, plan)
@@ -520,7 +527,9 @@ def preview(
             execute_scripts=run_scripts,
             scripts=scripts,
         )
-    except duckdb.OutOfMemoryException as exc:
+    except duckdb.Error as exc:
+        if not _is_out_of_memory(exc):
+            raise
         advice = "preview a smaller scope (--since, --until, --mailing) or raise --memory-limit"
         raise _out_of_memory(con, exc, advice) from None
 
@@ -555,7 +564,9 @@ def apply(
             scripts=scripts,
             progress=progress,
         )
-    except duckdb.OutOfMemoryException as exc:
+    except duckdb.Error as exc:
+        if not _is_out_of_memory(exc):
+            raise
         advice = (
             "apply in smaller batches (--batch 1d, or --batch 1000000 clicks) or raise "
             "--memory-limit. Batches committed so far are kept, and the same command resumes "
@@ -564,8 +575,17 @@ def apply(
         raise _out_of_memory(con, exc, advice) from None
 
 
+def _is_out_of_memory(exc: duckdb.Error) -> bool:
+    # DuckDB reports memory exhaustion as OutOfMemoryException, or, when it happens while a
+    # commit flushes, as a TransactionException (then a FatalException for what follows)
+    return isinstance(exc, duckdb.OutOfMemoryException) or "could not allocate" in str(exc)
+
+
 def _out_of_memory(con: duckdb.DuckDBPyConnection, exc: Exception, advice: str) -> DatabaseError:
-    limit = fetch_value(con, "SELECT current_setting('memory_limit')")
+    try:
+        limit = fetch_value(con, "SELECT current_setting('memory_limit')")
+    except duckdb.Error:  # the failure invalidated the database
+        limit = "the limit set"
     return DatabaseError(
         f"DuckDB ran out of memory under its memory limit ({limit}): {advice}. "
         f"(DuckDB: {str(exc).splitlines()[0]})"
