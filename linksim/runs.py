@@ -301,19 +301,19 @@ def _apply(
     plan = plan_batches(
         con, batch, since=since or FAR_PAST, until=until or FAR_FUTURE, mailing=mailing
     )
-    committed = dict(
-        ((since_, until_), fingerprint)
-        for since_, until_, fingerprint in con.execute(
+    # the windows of this job already committed with the same clicks are done
+    done = set(
+        con.execute(
             "SELECT since, until, fingerprint FROM linksim.batch WHERE job = ?", [job]
         ).fetchall()
     )
-    todo = [b for b in plan if committed.get((b.since, b.until)) != b.fingerprint]
+    todo = [b for b in plan if (b.since, b.until, b.fingerprint) not in done]
     script_runs: list[ScriptRun] = []
     totals: dict[str, int] = {}
     try:
         with progress_bar(
             sum(b.clicks for b in plan),
-            initial=sum(b.clicks for b in plan if b not in todo),
+            initial=sum(b.clicks for b in plan) - sum(b.clicks for b in todo),
             show=progress,
         ) as bar:
             for b in todo:
@@ -336,7 +336,9 @@ def _apply(
                     _finish_run(con, run_id, "running", totals)
                     run(con, "COMMIT")
                 except BaseException:
-                    run(con, "ROLLBACK")
+                    # a failed COMMIT has already ended the transaction
+                    with contextlib.suppress(duckdb.Error):
+                        run(con, "ROLLBACK")
                     raise
                 script_runs += batch_scripts
                 bar.update(b.clicks)
