@@ -79,21 +79,26 @@ def _team_assignment(name: str, source: str, load: str) -> Step:
     )
 
 
+def _fired_and_stored(definitions: str, table: str, alias: str, key: str) -> str:
+    """SQL CTEs: `x`, the fired rows of these actions with their id; `stored`, those already in
+    ``table``, with their source click's time (only the stored rows look up a click)."""
+    return f"""WITH x AS (
+        SELECT f.*, {_row_id()} AS row_id
+        FROM ls_fired f
+        SEMI JOIN {definitions} d ON d.action_no = f.action_no
+    ),
+    stored AS (
+        SELECT {alias}.{key}, {alias}.owner_id, {alias}.source_click_id, sc.clicked_at
+        FROM {table} {alias}
+        SEMI JOIN x ON x.row_id = {alias}.{key}
+        LEFT JOIN mail.click sc ON sc.click_id = {alias}.source_click_id
+    )"""
+
+
 FOLLOW_UP_FIRED = Step(
     "follow_up_fired",
     f"""
-    WITH x AS (
-        SELECT f.*, {_row_id()} AS row_id
-        FROM ls_fired f
-        SEMI JOIN ls_def_follow_up d ON d.action_no = f.action_no
-    ),
-    -- the stored rows among them, with their source click's time: only those look up a click
-    stored AS (
-        SELECT a.appointment_id, a.owner_id, a.source_click_id, sc.clicked_at
-        FROM crm.appointment a
-        SEMI JOIN x ON x.row_id = a.appointment_id
-        LEFT JOIN mail.click sc ON sc.click_id = a.source_click_id
-    )
+    {_fired_and_stored("ls_def_follow_up", "crm.appointment", "a", "appointment_id")}
     SELECT f.click_id, f.clicked_at, f.person_id, f.mailing_id, f.action_no, f.action_id,
            f.row_id,
            d.kind, d.task_type, d.created_by, d.owner_kind, d.team, d.business_days,
@@ -250,18 +255,7 @@ SCHEDULE = Step(
 TICKET_FIRED = Step(
     "ticket_fired",
     f"""
-    WITH x AS (
-        SELECT f.*, {_row_id()} AS row_id
-        FROM ls_fired f
-        SEMI JOIN ls_def_request d ON d.action_no = f.action_no
-    ),
-    -- the stored rows among them, with their source click's time: only those look up a click
-    stored AS (
-        SELECT t.ticket_id, t.owner_id, t.source_click_id, sc.clicked_at
-        FROM crm.ticket t
-        SEMI JOIN x ON x.row_id = t.ticket_id
-        LEFT JOIN mail.click sc ON sc.click_id = t.source_click_id
-    )
+    {_fired_and_stored("ls_def_request", "crm.ticket", "t", "ticket_id")}
     SELECT f.click_id, f.clicked_at, f.person_id, f.mailing_id, f.action_no, f.action_id,
            f.row_id,
            d.priority, d.category, d.owner_kind, d.team,
