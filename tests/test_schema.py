@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import duckdb
@@ -79,6 +80,66 @@ def test_init_twice_changes_nothing(db_path: Path) -> None:
     assert con.execute("SELECT * FROM crm.interest").fetchall() == [(1, "Product news")]
     assert con.execute("SELECT count(*) FROM linksim.meta").fetchall() == [(1,)]
     con.close()
+
+
+def _make_version_1(path: Path) -> None:
+    """A database as linksim 1 left it: click-scaled tables with enforced primary keys."""
+    con = connect(path)
+    con.execute("INSERT INTO crm.extra_field VALUES ('tier', 'text', NULL)").fetchall()
+    con.execute(
+        "INSERT INTO crm.person_field VALUES (7, 'tier', 'gold', TIMESTAMP '2026-01-02', 3)"
+    ).fetchall()
+    con.execute("DROP TABLE crm.person_field").fetchall()
+    con.execute(
+        "CREATE TABLE crm.person_field (person_id BIGINT NOT NULL, field VARCHAR NOT NULL, "
+        "value VARCHAR, set_at TIMESTAMP NOT NULL, source_click_id BIGINT, "
+        "PRIMARY KEY (person_id, field))"
+    ).fetchall()
+    con.execute(
+        "INSERT INTO crm.person_field VALUES (7, 'tier', 'gold', TIMESTAMP '2026-01-02', 3)"
+    ).fetchall()
+    con.execute("UPDATE linksim.meta SET value = '1' WHERE key = 'schema_version'").fetchall()
+    con.close()
+
+
+def _primary_keys(con: duckdb.DuckDBPyConnection) -> set[str]:
+    rows = con.execute(
+        "SELECT schema_name || '.' || table_name FROM duckdb_constraints() "
+        "WHERE constraint_type = 'PRIMARY KEY' AND database_name = current_database()"
+    ).fetchall()
+    return {name for (name,) in rows}
+
+
+def test_click_scaled_tables_have_no_enforced_key(con: duckdb.DuckDBPyConnection) -> None:
+    keys = _primary_keys(con)
+    assert "crm.person" in keys and "linksim.run" in keys
+    assert not keys & {"crm.person_field", "crm.selection_member", "crm.appointment", "mail.click"}
+
+
+def test_a_version_1_file_is_migrated_on_open_with_its_rows(db_path: Path) -> None:
+    _make_version_1(db_path)
+    con = connect(db_path, read_only=True)  # read-only: readable as it is
+    assert "crm.person_field" in _primary_keys(con)
+    con.close()
+    con = connect(db_path)
+    assert "crm.person_field" not in _primary_keys(con)
+    assert con.execute("SELECT * FROM crm.person_field").fetchall() == [
+        (7, "tier", "gold", datetime(2026, 1, 2), 3)
+    ]
+    assert con.execute(
+        "SELECT value FROM linksim.meta WHERE key = 'schema_version'"
+    ).fetchall() == [("2",)]
+    with pytest.raises(duckdb.Error, match="CHECK"):  # the rebuilt table keeps its checks
+        con.execute("INSERT INTO crm.person_field VALUES (-1, 'tier', NULL, now(), NULL)")
+    con.close()
+
+
+def test_a_newer_version_is_refused(db_path: Path) -> None:
+    con = connect(db_path)
+    con.execute("UPDATE linksim.meta SET value = '99' WHERE key = 'schema_version'").fetchall()
+    con.close()
+    with pytest.raises(DatabaseError, match="schema version 99"):
+        connect(db_path)
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,7 @@ from pathlib import Path
 import duckdb
 
 from linksim.errors import DatabaseError, UsageError
+from linksim.store.migrate import READABLE, migrate
 from linksim.store.query import fetch_one, run
 from linksim.store.schema import SCHEMA_VERSION, TABLES, ddl
 
@@ -116,8 +117,9 @@ def init_schema(con: duckdb.DuckDBPyConnection) -> None:
     >>> con = duckdb.connect()
     >>> init_schema(con); init_schema(con)
     >>> con.sql("SELECT value FROM linksim.meta WHERE key = 'schema_version'").fetchall()
-    [('1',)]
+    [('2',)]
     """
+    migrate(con)
     run(con, "BEGIN")
     try:
         for schema in SCHEMAS:
@@ -147,7 +149,7 @@ def _check_version(con: duckdb.DuckDBPyConnection, name: str) -> None:
             f"{name!r} is not a linksim database (no linksim.meta table): "
             "create one with `linksim init`"
         ) from None
-    if row is None or row[0] != str(SCHEMA_VERSION):
+    if row is None or row[0] not in READABLE:
         found = row[0] if row else "none"
         raise DatabaseError(
             f"{name!r} has linksim schema version {found}, this linksim expects "

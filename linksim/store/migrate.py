@@ -1,0 +1,75 @@
+"""Bring a database written by an older linksim up to the current schema version.
+
+Opening a file for writing migrates it in one transaction; a read-only open accepts every version
+in `READABLE`, because the differences between them are constraints, not columns.
+
+Version 1 enforced the keys of the tables that grow with the clicks as PRIMARY KEYs. Version 2
+keeps them declared only (see `linksim.store.schema`): DuckDB cannot drop a constraint, so each
+such table is rebuilt without it, rows unchanged.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+from linksim.store.query import fetch_value, run
+from linksim.store.schema import SCHEMA_VERSION, TABLES, ddl
+
+__all__ = ["READABLE", "migrate"]
+
+READABLE = ("1", str(SCHEMA_VERSION))
+
+
+def _enforced_keys(con: duckdb.DuckDBPyConnection) -> set[str]:
+    rows = con.execute(
+        "SELECT DISTINCT schema_name || '.' || table_name FROM duckdb_constraints() "
+        "WHERE constraint_type = 'PRIMARY KEY' AND database_name = current_database()"
+    ).fetchall()
+    return {name for (name,) in rows}
+
+
+def _drop_key(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    """Rebuild table ``name`` as the schema declares it now, with its rows."""
+    t = next(t for t in TABLES if t.name == name)
+    old = t.name + "__v1"
+    columns = ", ".join(t.column_names)
+    run(con, f"ALTER TABLE {t.name} RENAME TO {old.split('.')[1]}")
+    run(con, ddl(t))
+    run(con, f"INSERT INTO {t.name} ({columns}) SELECT {columns} FROM {old}")
+    run(con, f"DROP TABLE {old}")
+
+
+def migrate(con: duckdb.DuckDBPyConnection) -> bool:
+    """Migrate the database on ``con`` to `SCHEMA_VERSION`; True when there was anything to do.
+
+    >>> con = duckdb.connect()
+    >>> from linksim.store.connect import init_schema
+    >>> init_schema(con); migrate(con)
+    False
+    """
+    has_meta = fetch_value(
+        con,
+        "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
+        "AND schema_name = 'linksim' AND table_name = 'meta'",
+    )
+    found = has_meta and fetch_value(
+        con, "SELECT value FROM linksim.meta WHERE key = 'schema_version'"
+    )
+    if found != "1":
+        return False
+    run(con, "BEGIN")
+    try:
+        enforced = _enforced_keys(con)
+        for t in TABLES:
+            if t.key and not t.enforce_key and t.name in enforced:
+                _drop_key(con, t.name)
+        run(
+            con,
+            "UPDATE linksim.meta SET value = ? WHERE key = 'schema_version'",
+            [str(SCHEMA_VERSION)],
+        )
+        run(con, "COMMIT")
+    except BaseException:
+        run(con, "ROLLBACK")
+        raise
+    return True
