@@ -62,6 +62,8 @@ class RunResult:
         responses: what each fired response showed.
         workload: per owner and local day the run touches: its follow-ups there, the owner's
             appointments that day once applied, and the owner's daily_capacity.
+        bots: the run's clicks counted as a bot's, with the rule that caught each
+            (`reason`, in the order of linksim.engine.clicks.BOT_REASONS) and its evidence.
         script_runs: one entry per script call.
         batches: for an apply, how many batches the job has and how many this run committed.
 
@@ -109,6 +111,18 @@ class RunResult:
     @property
     def workload(self) -> pd.DataFrame:
         return self._frame("workload")
+
+    @property
+    def bots(self) -> pd.DataFrame:
+        return self._frame("bots")
+
+    def bots_by_rule(self) -> pd.DataFrame:
+        """Per bot rule: the clicks and people it caught, and the actions those clicks did not
+        trigger (the actions of their links, with the number of clicks)."""
+        frame = self._frame("bot_rules")
+        if frame.empty:
+            return pd.DataFrame(columns=["reason", "clicks", "people", "actions_not_triggered"])
+        return frame
 
     def _frame(self, name: str) -> pd.DataFrame:
         value = self._frames.get(name)
@@ -174,6 +188,7 @@ class RunResult:
                 self.follow_ups_per_owner().to_json(orient="records")
             ),
             "tickets_per_category": self.tickets_per_category().to_dict(orient="records"),
+            "bots_by_rule": json.loads(self.bots_by_rule().to_json(orient="records")),
             "responses": self.size("responses"),
             "scripts": [r.__dict__ for r in self.script_runs],
             "batches": self.batches,
@@ -207,6 +222,14 @@ class RunResult:
         tickets = self.tickets_per_category()
         if not tickets.empty:
             lines += ["", "tickets per category:", _text_table(tickets)]
+        rules = self.bots_by_rule()
+        if not rules.empty:
+            lines += ["", "bot clicks by rule, and the actions they did not trigger:"]
+            lines += [  # one line per rule: four at most
+                f"  {r['reason']}: {r['clicks']:,} clicks of {r['people']:,} people"
+                + (f"; not triggered: {a}" if (a := r["actions_not_triggered"]) else "")
+                for r in rules.to_dict("records")
+            ]
         for r in self.script_runs:
             lines.append(
                 f"script {r.script} ({r.action_id}): {r.status}, {r.clicks} clicks"
@@ -226,6 +249,7 @@ class RunResult:
             ("Changes by action", self.by_action()),
             ("Follow-ups per owner and day", self.follow_ups_per_owner()),
             ("Tickets per category", self.tickets_per_category()),
+            ("Bot clicks by rule", self.bots_by_rule()),
         ):
             if not frame.empty:
                 parts.append(f"<h4>{html.escape(title)}</h4>{frame.to_html(index=False)}")

@@ -23,7 +23,7 @@ import pandas as pd
 from linksim.batches import Batch, BatchSpec, parse_batch, plan_batches
 from linksim.definitions import Definitions, check_definitions
 from linksim.engine.changes import CHANGE_STEPS
-from linksim.engine.clicks import CLICK_STEPS
+from linksim.engine.clicks import BOT_REASONS, CLICK_STEPS, IP_MACROS
 from linksim.engine.compile import compile_definitions
 from linksim.engine.create import CREATE_STEPS, MACROS
 from linksim.engine.pipeline import Step, explain, materialize
@@ -104,6 +104,40 @@ ORDER BY a.owner_id, day
 """
 
 
+# The run's bot clicks, with the rule that caught each: kept apart when the pipeline drops the
+# classification, for `linksim.bot_click` and the summary per rule.
+BOTS_SQL = """
+CREATE OR REPLACE TEMP TABLE ls_bots AS
+SELECT click_id, mailing_id, link_id, person_id, clicked_at, bot_reason AS reason,
+       bot_detail AS detail
+FROM ls_classified
+WHERE in_scope AND quarantine_reason IS NULL AND bot_reason IS NOT NULL
+"""
+
+# Per bot rule: the clicks and people it caught, and the actions those clicks did not trigger:
+# per action type, how many of its actions' links they clicked. After `WITH bots AS (…),`.
+BOT_RULES_SQL = f"""
+hit AS (
+    SELECT b.reason, b.click_id, a.type
+    FROM bots b
+    JOIN ls_def_link_action la
+      ON la.link_id = b.link_id AND (la.mailing_id IS NULL OR la.mailing_id = b.mailing_id)
+    JOIN ls_def_action a ON a.action_no = la.action_no
+),
+held AS (
+    SELECT reason, string_agg(type || ' ' || clicks, ', ' ORDER BY clicks DESC, type)
+             AS actions_not_triggered
+    FROM (SELECT reason, type, count(DISTINCT click_id) AS clicks FROM hit GROUP BY ALL)
+    GROUP BY reason
+)
+SELECT b.reason, count(*) AS clicks, count(DISTINCT b.person_id) AS people,
+       any_value(h.actions_not_triggered) AS actions_not_triggered
+FROM bots b LEFT JOIN held h USING (reason)
+GROUP BY b.reason
+ORDER BY list_position({list(BOT_REASONS)!r}, b.reason)
+"""
+
+
 def pipeline_sql() -> str:
     """The whole engine as one SQL script (scripts run between the two halves)."""
     return explain((*BEFORE_SCRIPTS, *AFTER_SCRIPTS))
@@ -125,6 +159,7 @@ def _params(
             "bot_enabled": [bots.enabled],
             "min_seconds_after_delivery": [bots.min_seconds_after_delivery],
             "max_links_per_second": [bots.max_links_per_second],
+            "confirm_after_seconds": [bots.confirm_after_seconds],
         }
     )
     con.register("ls_param_frame", frame)
@@ -135,7 +170,8 @@ def _params(
             " CAST(until AS TIMESTAMP) AS until, CAST(mailing_id AS BIGINT) AS mailing_id,"
             " CAST(bot_enabled AS BOOLEAN) AS bot_enabled,"
             " CAST(min_seconds_after_delivery AS INTEGER) AS min_seconds_after_delivery,"
-            " CAST(max_links_per_second AS INTEGER) AS max_links_per_second FROM ls_param_frame",
+            " CAST(max_links_per_second AS INTEGER) AS max_links_per_second,"
+            " CAST(confirm_after_seconds AS INTEGER) AS confirm_after_seconds FROM ls_param_frame",
         )
     finally:
         con.unregister("ls_param_frame")
@@ -207,7 +243,7 @@ def _prepare(
         raise UsageError(f"--since {since} is not before --until {until}: nothing to do")
     check_definitions(defs, con)
     compile_definitions(con, defs)
-    for macro in MACROS:
+    for macro in (*IP_MACROS, *MACROS):
         run(con, macro)
 
 
@@ -225,6 +261,7 @@ def _pipeline(
     _params(con, defs, since, until, mailing)
     materialize(con, BEFORE_SCRIPTS, keep=("ls_classified", "ls_fired"), later=AFTER_SCRIPTS)
     counts = _counts(con)
+    run(con, BOTS_SQL)
     run(con, "DROP TABLE ls_classified")
     script_runs = run_scripts(
         con, scripts if scripts is not None else registered_scripts(), execute=execute_scripts
@@ -269,6 +306,8 @@ def _preview(
             "tickets": _frame(con, "SELECT * FROM ls_ticket_out ORDER BY ticket_id"),
             "responses": _frame(con, "SELECT * FROM ls_responses ORDER BY click_id, action_id"),
             "workload": _frame(con, WORKLOAD_SQL),
+            "bots": _frame(con, "SELECT * FROM ls_bots ORDER BY clicked_at, click_id"),
+            "bot_rules": _frame(con, f"WITH bots AS (FROM ls_bots), {BOT_RULES_SQL}"),
         }
         _record_scripts(con, run_id, script_runs)
         _finish_run(con, run_id, "ok", counts)
@@ -330,6 +369,7 @@ def _apply(
                 run(con, "BEGIN")
                 try:
                     write_changes(con, run_id)
+                    _record_bots(con, run_id)
                     _record_scripts(con, run_id, batch_scripts)
                     _record_batch(con, job, b, run_id, counts, time.perf_counter() - started)
                     totals = _sum_counts(totals, counts)
@@ -357,6 +397,23 @@ def _apply(
         counts,
         script_runs,
         {"total": len(plan), "committed": len(todo), "skipped": len(plan) - len(todo)},
+    )
+
+
+def _record_bots(con: duckdb.DuckDBPyConnection, run_id: int) -> None:
+    """The verdicts of the batch's clicks replace what an earlier apply said about them."""
+    run(
+        con,
+        "DELETE FROM linksim.bot_click WHERE click_id IN ("
+        " SELECT c.click_id FROM mail.click c, ls_run_param p"
+        " WHERE c.clicked_at >= p.since AND c.clicked_at < p.until"
+        "   AND (p.mailing_id IS NULL OR c.mailing_id = p.mailing_id))",
+    )
+    run(
+        con,
+        "INSERT INTO linksim.bot_click (click_id, reason, detail, run_id)"
+        " SELECT click_id, reason, detail, ? FROM ls_bots",
+        [run_id],
     )
 
 
@@ -436,6 +493,9 @@ APPLIED_FRAMES = {
     "responses": "SELECT * EXCLUDE (run_id) FROM linksim.response WHERE run_id = $run"
     " ORDER BY click_id, action_id",
     "workload": APPLIED_WORKLOAD_SQL,
+    "bots": "SELECT b.click_id, c.mailing_id, c.link_id, c.person_id, c.clicked_at, b.reason,"
+    " b.detail FROM linksim.bot_click b JOIN mail.click c USING (click_id) WHERE b.run_id = $run"
+    " ORDER BY c.clicked_at, b.click_id",
 }
 
 
@@ -458,6 +518,8 @@ def _applied_result(
         )
         return _frame(con, f"WITH {ctes} {sql}", params)
 
+    # small (a row per rule), and it needs the definitions' relations: read now
+    bot_rules = _frame(con, f"WITH bots AS ({APPLIED_FRAMES['bots']}), {BOT_RULES_SQL}", params)
     sizes = fetch_one(
         con,
         "SELECT (SELECT count(*) FROM linksim.change WHERE run_id = $run),"
@@ -469,7 +531,10 @@ def _applied_result(
         run_id,
         "apply",
         counts,
-        frames={name: reader(sql) for name, sql in APPLIED_FRAMES.items()},
+        frames={
+            **{name: reader(sql) for name, sql in APPLIED_FRAMES.items()},
+            "bot_rules": bot_rules,
+        },
         summary=summary,
         sizes={"changes": int(sizes[0]), "responses": int(sizes[1])},
         script_runs=tuple(script_runs),

@@ -30,16 +30,18 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import html
+import ipaddress
 import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import duckdb
 import pandas as pd
 
+from linksim.bots import SCANNER_IP_RANGES, SCANNER_USER_AGENTS
 from linksim.definitions import (
     PERSON_COLUMNS,
     Definitions,
@@ -218,6 +220,8 @@ class Click:
     link_id: int
     person_id: int
     clicked_at: dt.datetime
+    user_agent: str | None = None
+    ip: str | None = None
 
     @property
     def order(self) -> tuple[dt.datetime, int]:
@@ -313,7 +317,8 @@ def read_world(con: duckdb.DuckDBPyConnection) -> World:
         clicks=[
             Click(*r)
             for r in con.execute(
-                "SELECT click_id, mailing_id, link_id, person_id, clicked_at FROM mail.click"
+                "SELECT click_id, mailing_id, link_id, person_id, clicked_at, user_agent, ip "
+                "FROM mail.click"
             ).fetchall()
         ],
         person_field={
@@ -349,16 +354,34 @@ def in_scope(
     )
 
 
-def is_bot(click: Click, world: World, defs: Definitions) -> bool:
-    """The built-in bot rules of §1: too soon after delivery, or a burst of distinct links."""
+def _address(text: str | None) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        address = ipaddress.ip_address((text or "").strip())
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+def bot_reason(click: Click, world: World, defs: Definitions) -> str | None:
+    """The first bot rule of §1 that catches the click: a scanner's user agent, a scanner's
+    address, too soon after delivery, or a burst of distinct links; None for a person's click."""
     rules = defs.bot_filter
     if not rules.enabled:
-        return False
+        return None
+    agents = [*rules.user_agents, *(SCANNER_USER_AGENTS if rules.default_lists else ())]
+    if click.user_agent is not None and any(a.lower() in click.user_agent.lower() for a in agents):
+        return "user_agent"
+    ranges = [*rules.ip_ranges, *(r for r, _ in SCANNER_IP_RANGES if rules.default_lists)]
+    address = _address(click.ip)
+    if address is not None and any(address in ipaddress.ip_network(r) for r in ranges):
+        return "ip_range"
     delivered_at = world.delivered.get((click.mailing_id, click.person_id))
     if delivered_at is not None and click.clicked_at < delivered_at + dt.timedelta(
         seconds=rules.min_seconds_after_delivery
     ):
-        return True
+        return "too_soon"
     nearby_links = {
         other.link_id
         for other in world.clicks
@@ -366,7 +389,11 @@ def is_bot(click: Click, world: World, defs: Definitions) -> bool:
         and other.mailing_id == click.mailing_id
         and abs(other.clicked_at - click.clicked_at) < dt.timedelta(seconds=1)
     }
-    return len(nearby_links) > rules.max_links_per_second
+    return "burst" if len(nearby_links) > rules.max_links_per_second else None
+
+
+def is_bot(click: Click, world: World, defs: Definitions) -> bool:
+    return bot_reason(click, world, defs) is not None
 
 
 def _known(click: Click, world: World) -> bool:
@@ -384,6 +411,20 @@ def eligible_clicks(world: World, defs: Definitions) -> list[Click]:
     return sorted((c for c in known if not is_bot(c, world, defs)), key=lambda c: c.order)
 
 
+def confirmed_at(click: Click, eligible: list[Click], defs: Definitions) -> dt.datetime | None:
+    """When the person confirmed the click: their first eligible click in the same mailing (any
+    link) at least `confirm_after_seconds` later; None if they did not (yet)."""
+    wait = dt.timedelta(seconds=defs.bot_filter.confirm_after_seconds)
+    later = [
+        other.clicked_at
+        for other in eligible
+        if other.person_id == click.person_id
+        and other.mailing_id == click.mailing_id
+        and other.clicked_at >= click.clicked_at + wait
+    ]
+    return min(later, default=None)
+
+
 # --- §2 which actions a click fires ---------------------------------------------------------------
 
 
@@ -396,6 +437,7 @@ class Fired:
     action_no: int
     entry_no: int
     link_hits: int
+    at: dt.datetime  # when it fires: the click's time, or its confirmation's (require: confirmed)
 
 
 def click_actions(click: Click, world: World, defs: Definitions) -> list[tuple[int, int, Any]]:
@@ -422,9 +464,18 @@ def fired_pairs(world: World, defs: Definitions) -> list[Fired]:
     fired = []
     already: set[tuple[Any, ...]] = set()
     hits: dict[tuple[int, int], int] = defaultdict(int)
-    for click in eligible_clicks(world, defs):
+    eligible = eligible_clicks(world, defs)
+    # every eligible click confirms, on any link, links without actions included
+    confirmations = {c.click_id: confirmed_at(c, eligible, defs) for c in eligible}
+    for click in eligible:
         hits[(click.person_id, click.link_id)] += 1
         for action_no, entry_no, action in click_actions(click, world, defs):
+            at = click.clicked_at
+            if action.require == "confirmed":
+                confirmed = confirmations[click.click_id]
+                if confirmed is None:
+                    continue  # not (yet) confirmed: it neither fires nor blocks a later click
+                at = confirmed
             if action.fire == "once_per_mailing":
                 key: tuple[Any, ...] = (action.id, click.person_id, click.mailing_id)
             elif action.fire == "once":
@@ -435,7 +486,7 @@ def fired_pairs(world: World, defs: Definitions) -> list[Fired]:
                 continue  # a later click of the same (action, person[, mailing])
             already.add(key)
             link_hits = hits[(click.person_id, click.link_id)]
-            fired.append(Fired(click, action, action_no, entry_no, link_hits))
+            fired.append(Fired(click, action, action_no, entry_no, link_hits, at))
     return fired
 
 
@@ -959,7 +1010,12 @@ def replay(
         "bot": sum(c.click_id not in eligible for c in known),
         "quarantined": len(scoped) - len(known),
     }
-    fired = [f for f in fired_pairs(world, defs) if in_scope(f.click, since, until, mailing)]
+    # an action fires in the run where its click is confirmed (require: confirmed) or made
+    fired = [
+        f
+        for f in fired_pairs(world, defs)
+        if in_scope(replace(f.click, clicked_at=f.at), since, until, mailing)
+    ]
     # what a click showed is history: responses come from the state before the run, once
     before = copy.deepcopy(world)
     new_responses = {

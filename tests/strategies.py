@@ -143,6 +143,29 @@ def fixed_tables() -> World:
 # --- worlds ---------------------------------------------------------------------------------------
 
 
+# A browser, scanners caught by the default list and by the file's own, and nothing.
+USER_AGENTS = (
+    None,
+    None,
+    "Mozilla/5.0 (X11) Firefox/131.0",
+    "Mozilla/5.0 (Mimecast-URL-Protect)",
+    "curl/8.5.0",
+    "AcmeLinkCheck/2.0",
+)
+# A person's address; Microsoft's gateway (default list, IPv4 and IPv6); a range the file adds
+# (also IPv4-mapped); not an address.
+ADDRESSES = (
+    None,
+    None,
+    "198.51.100.7",
+    "40.107.3.4",
+    "2a01:111:f400::9",
+    "203.0.113.9",
+    "::ffff:203.0.113.10",
+    "not-an-ip",
+)
+
+
 def moments(draw: st.DrawFn, base: dt.datetime) -> dt.datetime:
     """A time near ``base``: few distinct values, so equal timestamps are frequent."""
     day = draw(st.integers(0, 3))
@@ -254,6 +277,8 @@ def worlds(draw: st.DrawFn) -> World:
                 "link_id": link,
                 "person_id": person,
                 "clicked_at": moments(draw, base),
+                "user_agent": draw(st.sampled_from(USER_AGENTS)),
+                "ip": draw(st.sampled_from(ADDRESSES)),
             }
         )
     world["mail.click"] = clicks
@@ -468,7 +493,9 @@ def definitions_for(draw: st.DrawFn, world: World) -> dict[str, Any]:
                 body = {"type": kind, "form": {"form_id": "signup", "prefill": names}}
         else:
             body = {"type": kind, "script": draw(st.sampled_from(("tag", "tag", "bad", "boom")))}
-        return {"id": f"a{next(counter)}", **fire(body)}
+        require = draw(st.sampled_from((None, None, "eligible", "confirmed")))
+        extra = {} if require is None else {"require": require}
+        return {"id": f"a{next(counter)}", **fire(body), **extra}
 
     entries = []
     for _ in range(draw(st.integers(1, 3))):
@@ -494,6 +521,13 @@ def definitions_for(draw: st.DrawFn, world: World) -> dict[str, Any]:
     if draw(st.booleans()):
         bot_filter["min_seconds_after_delivery"] = draw(st.sampled_from((0, 10)))
         bot_filter["max_links_per_second"] = draw(st.sampled_from((1, 2, 3)))
+    if draw(st.booleans()):
+        bot_filter["user_agents"] = ["acmelinkcheck"]
+        bot_filter["ip_ranges"] = ["203.0.113.0/24"]
+    if draw(st.integers(0, 3)) == 0:
+        bot_filter["default_lists"] = False
+    if draw(st.booleans()):
+        bot_filter["confirm_after_seconds"] = draw(st.sampled_from((1, 3600)))
     return {"version": 1, "bot_filter": bot_filter, "links": entries}
 
 

@@ -7,11 +7,16 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict
 
-__all__ = ["ActionBase", "ActionId", "Fire", "Id", "Model", "Name", "fire_field"]
+__all__ = ["ActionBase", "ActionId", "Fire", "Id", "Model", "Name", "Require", "fire_field"]
 
 Fire = Literal["once_per_mailing", "once", "every_click"]
 """When an action fires (SPEC §4.3): for the earliest eligible click per (action, person, mailing),
 per (action, person), or for every eligible click."""
+
+Require = Literal["eligible", "confirmed"]
+"""The evidence a click must give before an action fires for it: eligible (not a bot's), or
+confirmed — eligible, and the person clicked again in the same mailing at least
+`bot_filter.confirm_after_seconds` later."""
 
 _ACTION_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}")
 
@@ -62,3 +67,10 @@ class ActionBase(Model):
 
     id: ActionId
     type: str
+    require: Require = Field(
+        default="eligible",
+        description="eligible: any click that is not a bot's fires the action (SPEC §4.3); "
+        "confirmed: only a click the person confirmed by clicking again in the same mailing at "
+        "least bot_filter.confirm_after_seconds later — for actions a scanner must never "
+        "trigger (follow-ups, requests, scripts, removals).",
+    )

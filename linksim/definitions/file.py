@@ -95,6 +95,16 @@ class BotFilter(Model):
     ip_ranges: tuple[IpRange, ...] = Field(
         default=(), description="Extra IP ranges (CIDR) whose clicks are bots'."
     )
+    default_lists: StrictBool = Field(
+        default=True,
+        description="Also use linksim's maintained lists of scanner user agents and address "
+        "ranges (linksim.bots).",
+    )
+    confirm_after_seconds: Annotated[int, Field(strict=True, ge=1)] = Field(
+        default=60,
+        description="For actions with `require: confirmed`: how much later the person's next "
+        "eligible click in the same mailing must come to confirm a click.",
+    )
 
 
 class Link(Model):

@@ -2,8 +2,8 @@
 
 A gateway (Microsoft Defender for Office 365 "Safe Links", Mimecast URL Protect, Proofpoint URL
 Defense, Barracuda Link Protection) fetches every link of an incoming mail before the person sees
-it, from the vendor's own address ranges. The strings name the product so that a reader of the
-demo data can tell them apart; real gateways often pose as a browser.
+it, from the vendor's own address ranges. Three of them name the product in their user agent;
+Microsoft's poses as a browser, as real gateways often do, so the demo needs every bot rule.
 """
 
 from __future__ import annotations
@@ -42,8 +42,9 @@ MAIL_CLIENT_USER_AGENTS = (
 GATEWAYS: tuple[tuple[str, str, tuple[tuple[int, int], ...]], ...] = (
     (
         "Microsoft Defender for Office 365",
+        # poses as a browser: only its address ranges and its timing give it away
         "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
-        "Chrome/120.0.0.0 Safari/537.36 Microsoft-SafeLinks/1.0 (Outlook Protection)",
+        "Chrome/120.0.0.0 Safari/537.36",
         ((40, 94), (52, 100), (104, 47)),
     ),
     (

@@ -10,7 +10,66 @@ from __future__ import annotations
 
 from linksim.engine.pipeline import Step
 
-__all__ = ["CLICK_STEPS"]
+__all__ = ["BOT_REASONS", "CLICK_STEPS", "IP_MACROS"]
+
+BOT_REASONS = ("user_agent", "ip_range", "too_soon", "burst")
+"""The bot rules, in the order a click's `bot_reason` names the first that caught it."""
+
+# A click's address as a 128-bit number, IPv4 mapped into IPv6 (::ffff:a.b.c.d), so that one
+# range join against `ls_def_bot_range` (bounds from linksim.bots.ip_bounds) serves both
+# families. Anything that is not an address gives NULL. Pure SQL: no extension to download.
+IP_MACROS = (
+    """
+    CREATE OR REPLACE TEMP MACRO ls_ipv4_number(s) AS CASE
+      WHEN regexp_full_match(s, '((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])[.]){3}'
+                                || '(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])')
+      THEN list_reduce(list_transform(string_split(s, '.'), lambda x: x::UHUGEINT),
+                       lambda a, b: a * 256 + b)
+    END
+    """,
+    """
+    CREATE OR REPLACE TEMP MACRO ls_ipv6_groups(s) AS
+      CASE WHEN s = '' THEN [] ELSE string_split(lower(s), ':') END
+    """,
+    # a dotted IPv4 tail (::ffff:192.0.2.1) becomes its two hex groups
+    """
+    CREATE OR REPLACE TEMP MACRO ls_ipv6_hex(s) AS CASE
+      WHEN s LIKE '%.%' THEN regexp_replace(s, '[^:]*$', '')
+           || printf('%x:%x', ls_ipv4_number(regexp_extract(s, '[^:]*$')) // 65536,
+                              ls_ipv4_number(regexp_extract(s, '[^:]*$')) % 65536)
+      ELSE s END
+    """,
+    # '::' stands for as many zero groups as make eight
+    """
+    CREATE OR REPLACE TEMP MACRO ls_ipv6_padded(left_, right_) AS CASE
+      WHEN len(ls_ipv6_groups(left_)) + len(ls_ipv6_groups(right_)) < 8
+      THEN list_concat(
+             ls_ipv6_groups(left_),
+             list_transform(range(8 - len(ls_ipv6_groups(left_)) - len(ls_ipv6_groups(right_))),
+                            lambda x: '0'),
+             ls_ipv6_groups(right_))
+    END
+    """,
+    """
+    CREATE OR REPLACE TEMP MACRO ls_ipv6_checked(g) AS CASE
+      WHEN len(g) = 8
+       AND list_bool_and(list_transform(g, lambda x: regexp_full_match(x, '[0-9a-f]{1,4}')))
+      THEN list_transform(g, lambda x: ('0x' || x)::UHUGEINT)
+    END
+    """,
+    """
+    CREATE OR REPLACE TEMP MACRO ls_ip_number(ip) AS CASE
+      WHEN trim(ip) LIKE '%:%' THEN list_reduce(
+        ls_ipv6_checked(CASE len(string_split(ls_ipv6_hex(trim(ip)), '::'))
+          WHEN 1 THEN ls_ipv6_groups(ls_ipv6_hex(trim(ip)))
+          WHEN 2 THEN ls_ipv6_padded(string_split(ls_ipv6_hex(trim(ip)), '::')[1],
+                                     string_split(ls_ipv6_hex(trim(ip)), '::')[2])
+        END),
+        lambda a, b: a * 65536 + b)
+      ELSE 281470681743360::UHUGEINT + ls_ipv4_number(trim(ip))
+    END
+    """,
+)
 
 CLASSIFIED = Step(
     "classified",
@@ -30,7 +89,8 @@ CLASSIFIED = Step(
     -- link_hits look back), except the burst rule, which looks one second ahead: so a batch
     -- early in a long history reads only the clicks up to its end.
     clicks AS (
-        SELECT c.click_id, c.mailing_id, c.link_id, c.person_id, c.clicked_at
+        SELECT c.click_id, c.mailing_id, c.link_id, c.person_id, c.clicked_at, c.user_agent,
+               c.ip
         FROM mail.click c, p
         WHERE (p.everything OR c.person_id IN (
             SELECT s.person_id FROM mail.click s, p
@@ -48,16 +108,35 @@ CLASSIFIED = Step(
         WHERE p.bot_enabled
         GROUP BY r.mailing_id
     ),
+    -- user agents and addresses: matched once per distinct value, the first rule in the list
+    -- wins (the file's own before the defaults)
+    agents AS (
+        SELECT u.user_agent, arg_min(a.pattern, a.pattern_no) AS pattern
+        FROM (SELECT DISTINCT user_agent FROM clicks WHERE user_agent IS NOT NULL) u
+        JOIN ls_def_bot_agent a ON contains(lower(u.user_agent), a.pattern)
+        GROUP BY u.user_agent
+    ),
+    addresses AS (
+        SELECT i.ip, arg_min(r.cidr || ' (' || r.vendor || ')', r.range_no) AS cidr
+        FROM (SELECT ip, ls_ip_number(ip) AS n
+              FROM (SELECT DISTINCT ip FROM clicks WHERE ip IS NOT NULL)
+              WHERE EXISTS (SELECT 1 FROM ls_def_bot_range)) i
+        JOIN ls_def_bot_range r ON i.n BETWEEN r.lo AND r.hi
+        GROUP BY i.ip
+    ),
     timed AS (
         SELECT c.*,
                coalesce(c.clicked_at < r.delivered_at + to_seconds(p.min_seconds_after_delivery),
-                        false) AS too_soon
+                        false) AS too_soon,
+               CASE WHEN c.clicked_at < r.delivered_at
+                                        + to_seconds(p.min_seconds_after_delivery)
+                    THEN epoch(c.clicked_at - r.delivered_at) END AS after_delivery
         FROM clicks c
         JOIN last_delivery d ON d.mailing_id = c.mailing_id AND c.clicked_at < d.until
         CROSS JOIN p
         LEFT JOIN mail.recipient r ON r.mailing_id = c.mailing_id AND r.person_id = c.person_id
         UNION ALL
-        SELECT c.*, false
+        SELECT c.*, false, NULL
         FROM clicks c
         LEFT JOIN last_delivery d ON d.mailing_id = c.mailing_id
         WHERE NOT coalesce(c.clicked_at < d.until, false)
@@ -71,9 +150,11 @@ CLASSIFIED = Step(
                  WHEN m.mailing_id IS NULL THEN 'unknown mailing'
                  WHEN l.link_id IS NULL THEN 'unknown link'
                END AS quarantine_reason,
-               p.bot_enabled, c.too_soon
+               p.bot_enabled, c.too_soon, c.after_delivery, ag.pattern, ad.cidr
         FROM timed c
         CROSS JOIN p
+        LEFT JOIN agents ag ON ag.user_agent = c.user_agent
+        LEFT JOIN addresses ad ON ad.ip = c.ip
         LEFT JOIN crm.person pe ON pe.person_id = c.person_id
         LEFT JOIN mail.mailing m ON m.mailing_id = c.mailing_id
         LEFT JOIN mail.link l ON l.link_id = c.link_id
@@ -89,7 +170,7 @@ CLASSIFIED = Step(
         HAVING count(*) > (SELECT max_links_per_second FROM p) AND bool_or(NOT too_soon)
     ),
     burst AS (
-        SELECT a.click_id
+        SELECT a.click_id, count(DISTINCT b.link_id) AS links
         FROM (SELECT * FROM judged WHERE NOT too_soon) a
         SEMI JOIN multi USING (person_id, mailing_id)
         JOIN (SELECT * FROM judged SEMI JOIN multi USING (person_id, mailing_id)) b
@@ -99,26 +180,59 @@ CLASSIFIED = Step(
         GROUP BY a.click_id
         HAVING count(DISTINCT b.link_id) > (SELECT max_links_per_second FROM p)
     )
-    SELECT click_id, mailing_id, link_id, person_id, clicked_at, in_scope, quarantine_reason,
+    SELECT j.click_id, j.mailing_id, j.link_id, j.person_id, j.clicked_at, j.in_scope,
+           j.quarantine_reason,
            CASE
-             WHEN NOT bot_enabled THEN NULL
-             WHEN too_soon THEN 'too_soon'
-             WHEN click_id IN (SELECT click_id FROM burst) THEN 'burst'
-           END AS bot_reason
-    FROM judged
+             WHEN NOT j.bot_enabled THEN NULL
+             WHEN j.pattern IS NOT NULL THEN 'user_agent'
+             WHEN j.cidr IS NOT NULL THEN 'ip_range'
+             WHEN j.too_soon THEN 'too_soon'
+             WHEN b.click_id IS NOT NULL THEN 'burst'
+           END AS bot_reason,
+           CASE
+             WHEN NOT j.bot_enabled THEN NULL
+             WHEN j.pattern IS NOT NULL THEN 'user agent contains "' || j.pattern || '"'
+             WHEN j.cidr IS NOT NULL THEN 'address in ' || j.cidr
+             WHEN j.too_soon THEN round(j.after_delivery, 1) || ' s after delivery'
+             WHEN b.click_id IS NOT NULL THEN b.links || ' links within a second'
+           END AS bot_detail
+    FROM judged j
+    LEFT JOIN burst b USING (click_id)
     """,
-    "every click of the people who clicked in scope, with scope, bot and quarantine verdicts",
+    "every click of the people who clicked in scope, with scope, bot and quarantine verdicts "
+    "(the first bot rule that caught it, in the order of BOT_REASONS, and the evidence)",
 )
 
 ELIGIBLE = Step(
     "eligible",
     """
-    SELECT click_id, mailing_id, link_id, person_id, clicked_at, in_scope
-    FROM ls_classified
-    SEMI JOIN ls_def_link_action USING (link_id)
-    WHERE bot_reason IS NULL AND quarantine_reason IS NULL
+    WITH e AS (
+        SELECT click_id, mailing_id, link_id, person_id, clicked_at, in_scope
+        FROM ls_classified
+        SEMI JOIN ls_def_link_action USING (link_id)
+        WHERE bot_reason IS NULL AND quarantine_reason IS NULL
+    ),
+    -- require: confirmed. A click is confirmed by the person's next eligible click in the same
+    -- mailing (on any link) at least confirm_after_seconds later: an ASOF join finds it. It
+    -- only looks back from the confirming click, so a batch decides it without later clicks.
+    later AS (
+        SELECT c.person_id, c.mailing_id, c.clicked_at,
+               c.clicked_at - to_seconds(p.confirm_after_seconds) AS reach
+        FROM ls_classified c, ls_run_param p
+        WHERE c.bot_reason IS NULL AND c.quarantine_reason IS NULL
+          AND EXISTS (SELECT 1 FROM ls_def_action WHERE require = 'confirmed')
+    )
+    SELECT e.*, d.clicked_at AS confirmed_at,
+           coalesce(d.clicked_at >= p.since AND d.clicked_at < p.until
+                      AND (p.mailing_id IS NULL OR e.mailing_id = p.mailing_id), false)
+             AS confirmed_in_scope
+    FROM e
+    ASOF LEFT JOIN later d
+      ON d.person_id = e.person_id AND d.mailing_id = e.mailing_id AND d.reach >= e.clicked_at
+    CROSS JOIN ls_run_param p
     """,
-    "eligible clicks on links that have actions: all that firing and link_hits look at",
+    "eligible clicks on links that have actions (all that firing and link_hits look at), with "
+    "when each was confirmed",
 )
 
 # (clicked_at, click_id) as one HUGEINT, ordered like the pair: "earliest" is its minimum.
@@ -127,12 +241,18 @@ CLICK_CLOCK = "epoch_us({t})::HUGEINT * 18446744073709551616::HUGEINT + {c}"
 FIRED = Step(
     "fired",
     f"""
+    -- an action that requires confirmation fires for confirmed clicks only, in the batch
+    -- where the confirmation arrives (in_scope then means: confirmed in scope)
     WITH matched AS NOT MATERIALIZED (
-        SELECT e.*, a.action_no, a.action_id, a.type, a.fire
+        SELECT e.click_id, e.mailing_id, e.link_id, e.person_id, e.clicked_at,
+               CASE WHEN a.require = 'confirmed' THEN e.confirmed_in_scope ELSE e.in_scope END
+                 AS in_scope,
+               a.action_no, a.action_id, a.type, a.fire
         FROM ls_eligible e
         JOIN ls_def_link_action la
           ON la.link_id = e.link_id AND (la.mailing_id IS NULL OR la.mailing_id = e.mailing_id)
         JOIN ls_def_action a ON a.action_no = la.action_no
+        WHERE a.require = 'eligible' OR e.confirmed_at IS NOT NULL
     ),
     -- once_per_mailing / once: the earliest matching eligible click per (action, person,
     -- mailing) / (action, person), in scope or not; a hash aggregate, not a sort

@@ -4,7 +4,7 @@ Every value of the definitions file reaches the database as data (a DataFrame re
 connection), never as SQL text. The relations are temporary tables named `ls_def_*`:
 
 ====================  ==========================================================================
-ls_def_action         action_no, action_id, type, fire, entry_no
+ls_def_action         action_no, action_id, type, fire, require, entry_no
 ls_def_link_action    link_id, mailing_id (NULL = any mailing), action_no
 ls_def_state_op       action_no, kind, scope, target_id, field, op (set/add/remove), value
 ls_def_follow_up      action_no, kind, task_type, project_id, created_by, owner_kind, owner_id,
@@ -14,6 +14,8 @@ ls_def_template       action_no, part_no, literal, placeholder
 ls_def_response       action_no, kind, url, form_id
 ls_def_prefill        action_no, pos, name
 ls_def_script         action_no, script
+ls_def_bot_agent      pattern_no, pattern (lower case): user agents that mark a bot
+ls_def_bot_range      range_no, cidr, lo, hi (UHUGEINT, see linksim.bots.ip_bounds), vendor
 ====================  ==========================================================================
 """
 
@@ -24,7 +26,9 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from linksim.bots import SCANNER_IP_RANGES, SCANNER_USER_AGENTS, ip_bounds
 from linksim.definitions import (
+    BotFilter,
     Definitions,
     FollowUpAction,
     InterestAction,
@@ -50,6 +54,7 @@ RELATIONS: dict[str, dict[str, str]] = {
         "action_id": "VARCHAR",
         "type": "VARCHAR",
         "fire": "VARCHAR",
+        "require": "VARCHAR",
         "entry_no": "INTEGER",
     },
     "ls_def_entry": {"entry_no": "INTEGER", "link_id": "BIGINT", "url": "VARCHAR"},
@@ -100,6 +105,14 @@ RELATIONS: dict[str, dict[str, str]] = {
     },
     "ls_def_prefill": {"action_no": "INTEGER", "pos": "INTEGER", "name": "VARCHAR"},
     "ls_def_script": {"action_no": "INTEGER", "script": "VARCHAR"},
+    "ls_def_bot_agent": {"pattern_no": "INTEGER", "pattern": "VARCHAR"},
+    "ls_def_bot_range": {
+        "range_no": "INTEGER",
+        "cidr": "VARCHAR",
+        "lo": "UHUGEINT",
+        "hi": "UHUGEINT",
+        "vendor": "VARCHAR",
+    },
 }
 
 # Relations derived in SQL from the ones above, with the names resolved against the database.
@@ -159,12 +172,32 @@ def _rows(defs: Definitions) -> dict[str, list[dict[str, Any]]]:
                     "action_id": action.id,
                     "type": action.type,
                     "fire": action.fire,
+                    "require": action.require,
                     "entry_no": entry_no,
                 }
             )
             _action_rows(rows, action_no, action)
             action_no += 1
+    _bot_rows(rows, defs.bot_filter)
     return rows
+
+
+def _bot_rows(rows: dict[str, list[dict[str, Any]]], bots: BotFilter) -> None:
+    """The user agents and address ranges that mark a bot: the file's first, then the defaults."""
+    if not bots.enabled:
+        return
+    agents = list(bots.user_agents) + list(SCANNER_USER_AGENTS if bots.default_lists else ())
+    rows["ls_def_bot_agent"] = [
+        {"pattern_no": no, "pattern": pattern.lower()} for no, pattern in enumerate(agents)
+    ]
+    ranges = [(cidr, "your definitions") for cidr in bots.ip_ranges]
+    ranges += list(SCANNER_IP_RANGES if bots.default_lists else ())
+    rows["ls_def_bot_range"] = [
+        # as text: a DataFrame cannot hold 128-bit integers; the cast makes them UHUGEINT
+        {"range_no": no, "cidr": cidr, "lo": str(lo), "hi": str(hi), "vendor": vendor}
+        for no, (cidr, vendor) in enumerate(ranges)
+        for lo, hi in [ip_bounds(cidr)]
+    ]
 
 
 def _action_rows(rows: dict[str, list[dict[str, Any]]], no: int, action: Any) -> None:

@@ -392,6 +392,25 @@ TABLES: tuple[Table, ...] = (
         doc="One row per script call.",
     ),
     Table(
+        "linksim.bot_click",
+        (
+            _id("click_id"),
+            Column(
+                "reason",
+                "VARCHAR",
+                nullable=False,
+                one_of=("user_agent", "ip_range", "too_soon", "burst"),
+            ),
+            Column("detail", "VARCHAR"),
+            _id("run_id"),
+        ),
+        key=("click_id",),
+        enforce_key=False,
+        input=False,
+        doc="Why a click counts as a bot's: the first rule that caught it and the evidence, as"
+        " the latest apply over its time classified it (a reclassification rewrites it).",
+    ),
+    Table(
         "linksim.removal",
         (
             Column(
