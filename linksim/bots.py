@@ -1,4 +1,4 @@
-"""The maintained lists of link scanners: user-agent marks and address ranges (SPEC §3 `bot_filter`).
+"""The maintained lists of link scanners: user-agent marks and address ranges (SPEC §3).
 
 E-mail security gateways fetch every link of an incoming mail before the person sees it. Some say
 so in their user agent; most fetch from the vendor's published address ranges. A definitions file

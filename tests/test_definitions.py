@@ -270,7 +270,8 @@ ACTION_CASES = [  # id, action type, changes to its minimal body, field, message
     ("no type", "interest", {"type": DROP}, None, "missing key 'type'"),
     ("bad id", "interest", {"id": "call back"}, "id", "expected an action id of letters, digits"),
     ("typo", "interest", {"scpoe": "x"}, "scpoe",
-     "unknown key 'scpoe'; did you mean 'scope'? Allowed keys: id, type, require, add, remove, scope, fire"),
+     "unknown key 'scpoe'; did you mean 'scope'? Allowed keys: id, type, require, add, remove, "
+     "scope, fire"),
     ("scope", "interest", {"scope": "company"}, "scope",
      "expected 'person' or 'contact'; found 'company'"),
     ("nothing to do", "selection", {"add": []}, "add",
