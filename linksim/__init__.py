@@ -20,6 +20,7 @@ from linksim.runs import apply, preview
 from linksim.scripts import script
 from linksim.store.connect import connect
 from linksim.store.load import LoadReport, load
+from linksim.undo import UndoResult, undo
 
 __all__ = [
     "DatabaseError",
@@ -29,6 +30,7 @@ __all__ = [
     "LinksimError",
     "LoadReport",
     "RunResult",
+    "UndoResult",
     "UsageError",
     "apply",
     "check_definitions",
@@ -39,4 +41,5 @@ __all__ = [
     "parse_definitions",
     "preview",
     "script",
+    "undo",
 ]

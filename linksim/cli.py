@@ -111,6 +111,18 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_undo(args: argparse.Namespace) -> int:
+    from linksim.undo import undo
+
+    con = connect(args.db, create=False)
+    try:
+        result = undo(con, args.run_id)
+        print(json.dumps(result.to_dict(), indent=2, default=str) if args.json else result)
+    finally:
+        con.close()
+    return EXIT_OK
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="linksim",
@@ -171,6 +183,15 @@ def _parser() -> argparse.ArgumentParser:
                 help="commit in batches of a time span (1d, 12h, 30min, 2w) or a number of "
                 "clicks (100000), in time order; a re-run resumes after the last committed batch",
             )
+
+    p = command(
+        "undo",
+        _cmd_undo,
+        "revert what an apply wrote, where nothing changed it since; list the rest",
+    )
+    p.add_argument("run_id", type=_positive_int, help="the run to undo (linksim.run.run_id)")
+    p.add_argument("--db", default=DEFAULT_DB, help=f"database file (default {DEFAULT_DB})")
+    p.add_argument("--json", action="store_true", help="print what was restored and kept as JSON")
 
     command("schema", _cmd_schema, "print the JSON Schema of the definitions format")
     return parser

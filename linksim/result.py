@@ -66,6 +66,9 @@ class RunResult:
             (`reason`, in the order of linksim.engine.clicks.BOT_REASONS) and its evidence.
         script_runs: one entry per script call.
         batches: for an apply, how many batches the job has and how many this run committed.
+        reversal: for an apply, how many changes it reversed because their clicks are now
+            bots' (``reversed``), and how many such rows it left because they were edited
+            since (``edited_since``).
 
     A preview holds its DataFrames; an apply reads them from the database when first asked for,
     so a backfill of millions of clicks does not hold its change set in memory.
@@ -82,12 +85,14 @@ class RunResult:
         script_runs: tuple[ScriptRun, ...] = (),
         sizes: Mapping[str, int] | None = None,
         batches: dict[str, int] | None = None,
+        reversal: dict[str, int] | None = None,
     ) -> None:
         self.run_id = run_id
         self.mode = mode
         self.counts = counts
         self.script_runs = script_runs
         self.batches = batches or {}
+        self.reversal = reversal or {}
         self._frames: dict[str, Frame] = dict(frames)
         self._sizes: dict[str, int] = dict(sizes or {})
         self._summary = summary or self._summary_of_frames
@@ -192,6 +197,7 @@ class RunResult:
             "responses": self.size("responses"),
             "scripts": [r.__dict__ for r in self.script_runs],
             "batches": self.batches,
+            "reversal": self.reversal,
         }
 
     def __str__(self) -> str:
@@ -208,6 +214,16 @@ class RunResult:
                 f"{b['total']:,} batch{'es' if b['total'] != 1 else ''}: "
                 f"{b['committed']:,} committed by this run, "
                 f"{b['skipped']:,} already committed before"
+            )
+        if self.reversal.get("reversed") or self.reversal.get("edited_since"):
+            r = self.reversal
+            lines.append(
+                f"{r['reversed']:,} changes reversed: their clicks are now bot clicks"
+                + (
+                    f"; {r['edited_since']:,} such rows kept, edited since"
+                    if r["edited_since"]
+                    else ""
+                )
             )
         table = self.by_action()
         if not table.empty:

@@ -33,8 +33,10 @@ from linksim.engine.scripts import ScriptRun, run_scripts
 from linksim.engine.state import STATE_STEPS
 from linksim.engine.write import write_changes
 from linksim.errors import DatabaseError, UsageError
+from linksim.journal import record
 from linksim.progress import progress_bar
 from linksim.result import RunResult
+from linksim.reversal import reverse_bot_changes
 from linksim.scripts import Script, registered_scripts
 from linksim.store.query import fetch_one, fetch_value, run
 
@@ -149,6 +151,8 @@ def _params(
     since: dt.datetime | None,
     until: dt.datetime | None,
     mailing: int | None,
+    *,
+    uncut: bool = False,
 ) -> None:
     bots = defs.bot_filter
     frame = pd.DataFrame(
@@ -160,6 +164,7 @@ def _params(
             "min_seconds_after_delivery": [bots.min_seconds_after_delivery],
             "max_links_per_second": [bots.max_links_per_second],
             "confirm_after_seconds": [bots.confirm_after_seconds],
+            "uncut": [uncut],
         }
     )
     con.register("ls_param_frame", frame)
@@ -171,7 +176,8 @@ def _params(
             " CAST(bot_enabled AS BOOLEAN) AS bot_enabled,"
             " CAST(min_seconds_after_delivery AS INTEGER) AS min_seconds_after_delivery,"
             " CAST(max_links_per_second AS INTEGER) AS max_links_per_second,"
-            " CAST(confirm_after_seconds AS INTEGER) AS confirm_after_seconds FROM ls_param_frame",
+            " CAST(confirm_after_seconds AS INTEGER) AS confirm_after_seconds,"
+            " CAST(uncut AS BOOLEAN) AS uncut FROM ls_param_frame",
         )
     finally:
         con.unregister("ls_param_frame")
@@ -349,7 +355,10 @@ def _apply(
     todo = [b for b in plan if (b.since, b.until, b.fingerprint) not in done]
     script_runs: list[ScriptRun] = []
     totals: dict[str, int] = {}
+    reversal = {"reversed": 0, "edited_since": 0}
     try:
+        if todo:
+            reversal = _reverse(con, defs, run_id, todo, mailing)
         with progress_bar(
             sum(b.clicks for b in plan),
             initial=sum(b.clicks for b in plan) - sum(b.clicks for b in todo),
@@ -368,6 +377,7 @@ def _apply(
                 )
                 run(con, "BEGIN")
                 try:
+                    record(con, run_id, b.number)
                     write_changes(con, run_id)
                     _record_bots(con, run_id)
                     _record_scripts(con, run_id, batch_scripts)
@@ -397,7 +407,51 @@ def _apply(
         counts,
         script_runs,
         {"total": len(plan), "committed": len(todo), "skipped": len(plan) - len(todo)},
+        reversal,
     )
+
+
+def _reverse(
+    con: duckdb.DuckDBPyConnection,
+    defs: Definitions,
+    run_id: int,
+    todo: list[Batch],
+    mailing: int | None,
+) -> dict[str, int]:
+    """Reverse what clicks that no longer fire changed, in the span the batches will redo.
+
+    The batches then re-apply the human clicks over the restored rows. Nothing to reverse when
+    linksim has never written (a first backfill skips the classification pass).
+    """
+    if not fetch_value(
+        con,
+        "SELECT EXISTS (SELECT 1 FROM linksim.journal) OR EXISTS (SELECT 1 FROM linksim.response)",
+    ):
+        return {"reversed": 0, "edited_since": 0}
+    # Whether a click fires an action is judged on every click stored, not cut to the span
+    # (a click may fire once confirmed by a later one), for the clicks from the span's start:
+    # a write that no click supports is reversed wherever it lies after that.
+    since = min(b.since for b in todo)
+    _params(con, defs, since, None, mailing, uncut=True)
+    materialize(con, CLICK_STEPS, keep=("ls_classified", "ls_fired"))
+    run(
+        con,
+        "CREATE OR REPLACE TEMP TABLE ls_now_bot AS SELECT click_id, bot_reason AS reason "
+        "FROM ls_classified WHERE in_scope AND quarantine_reason IS NULL "
+        "AND bot_reason IS NOT NULL",
+    )
+    run(con, "DROP TABLE ls_classified")
+    run(con, "BEGIN")
+    try:
+        done = reverse_bot_changes(con, run_id)
+        run(con, "COMMIT")
+    except BaseException:
+        with contextlib.suppress(duckdb.Error):
+            run(con, "ROLLBACK")
+        raise
+    run(con, "DROP TABLE ls_now_bot")
+    run(con, "DROP TABLE ls_fired")
+    return done
 
 
 def _record_bots(con: duckdb.DuckDBPyConnection, run_id: int) -> None:
@@ -505,6 +559,7 @@ def _applied_result(
     counts: dict[str, int],
     script_runs: list[ScriptRun],
     batches: dict[str, int],
+    reversal: dict[str, int],
 ) -> RunResult:
     params = {"run": run_id}
 
@@ -539,6 +594,7 @@ def _applied_result(
         sizes={"changes": int(sizes[0]), "responses": int(sizes[1])},
         script_runs=tuple(script_runs),
         batches=batches,
+        reversal=reversal,
     )
 
 

@@ -80,7 +80,13 @@ def contents(path: Path) -> dict[str, Any]:
                 if name == "linksim.run"
                 else ""
             )
-            select = ", ".join(f'"{c}"' for c in columns)
+            # a before-image of a removal record names the run that wrote it
+            select = ", ".join(
+                f"""regexp_replace("{c}"::VARCHAR, '"run_id":[0-9]+', '')"""
+                if (name, c) == ("linksim.journal", "before")
+                else f'"{c}"'
+                for c in columns
+            )
             out[name] = sorted(
                 con.execute(f"SELECT {select} FROM {name}{where}").fetchall(), key=repr
             )

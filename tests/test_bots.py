@@ -171,7 +171,10 @@ def test_switching_the_filter_off_rewrites_the_verdicts(world: Path) -> None:
     _clicks(world, [(1, 1, 2, 1.0, BROWSER, HOME), (2, 2, 2, 3600, "curl/8.5.0", HOME)])
     con = linksim.connect(world)
     linksim.apply(con, _defs())
-    assert con.execute("SELECT click_id FROM linksim.bot_click").fetchall() == [(1,), (2,)]
+    assert con.execute("SELECT click_id FROM linksim.bot_click ORDER BY 1").fetchall() == [
+        (1,),
+        (2,),
+    ]
     linksim.apply(
         con, _defs(min_seconds_after_delivery=0, user_agents=["CURL/"], default_lists=False)
     )

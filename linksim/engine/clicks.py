@@ -225,7 +225,8 @@ ELIGIBLE = Step(
     SELECT e.*, d.clicked_at AS confirmed_at,
            coalesce(d.clicked_at >= p.since AND d.clicked_at < p.until
                       AND (p.mailing_id IS NULL OR e.mailing_id = p.mailing_id), false)
-             AS confirmed_in_scope
+             AS confirmed_in_scope,
+           coalesce(d.clicked_at < p.until, false) AS confirmed_by_until
     FROM e
     ASOF LEFT JOIN later d
       ON d.person_id = e.person_id AND d.mailing_id = e.mailing_id AND d.reach >= e.clicked_at
@@ -245,10 +246,16 @@ FIRED = Step(
     -- where the confirmation arrives (in_scope then means: confirmed in scope)
     WITH matched AS NOT MATERIALIZED (
         SELECT e.click_id, e.mailing_id, e.link_id, e.person_id, e.clicked_at,
-               CASE WHEN a.require = 'confirmed' THEN e.confirmed_in_scope ELSE e.in_scope END
-                 AS in_scope,
+               CASE
+                 -- uncut (for the reversal): every pair that fires by the end of the scope
+                 WHEN p.uncut AND a.require = 'confirmed' THEN e.confirmed_by_until
+                 WHEN p.uncut THEN e.clicked_at < p.until
+                 WHEN a.require = 'confirmed' THEN e.confirmed_in_scope
+                 ELSE e.in_scope
+               END AS in_scope,
                a.action_no, a.action_id, a.type, a.fire
         FROM ls_eligible e
+        CROSS JOIN ls_run_param p
         JOIN ls_def_link_action la
           ON la.link_id = e.link_id AND (la.mailing_id IS NULL OR la.mailing_id = e.mailing_id)
         JOIN ls_def_action a ON a.action_no = la.action_no

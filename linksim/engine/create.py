@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from linksim.engine.pipeline import Step
 
-__all__ = ["CREATE_STEPS", "MACROS"]
+__all__ = ["CREATE_STEPS", "MACROS", "row_id_sql"]
 
 # Working days are Monday to Friday. `ls_workday(d, 0)` is d or the next working day;
 # `ls_workday(d, n)` the n-th working day after d (a weekend d counts from the Friday before).
@@ -30,7 +30,8 @@ MACROS = (
 )
 
 
-def _row_id(prefix: str = "f") -> str:
+def row_id_sql(prefix: str = "f") -> str:
+    """SQL: the deterministic id of the follow-up or ticket a fired pair creates (SPEC §4.5)."""
     return f"""CASE {prefix}.fire
         WHEN 'once_per_mailing' THEN {prefix}.action_id || '/p' || {prefix}.person_id
                                      || '/m' || {prefix}.mailing_id
@@ -83,7 +84,7 @@ def _fired_and_stored(definitions: str, table: str, alias: str, key: str) -> str
     """SQL CTEs: `x`, the fired rows of these actions with their id; `stored`, those already in
     ``table``, with their source click's time (only the stored rows look up a click)."""
     return f"""WITH x AS (
-        SELECT f.*, {_row_id()} AS row_id
+        SELECT f.*, {row_id_sql()} AS row_id
         FROM ls_fired f
         SEMI JOIN {definitions} d ON d.action_no = f.action_no
     ),

@@ -126,6 +126,7 @@ def init_schema(con: duckdb.DuckDBPyConnection) -> None:
             run(con, f"CREATE SCHEMA IF NOT EXISTS {schema}")
         for t in TABLES:
             run(con, ddl(t))
+        _add_missing_columns(con)
         for seq in ("run_id", "load_id"):
             run(con, f"CREATE SEQUENCE IF NOT EXISTS linksim.{seq}_seq START 1")
         run(
@@ -139,6 +140,21 @@ def init_schema(con: duckdb.DuckDBPyConnection) -> None:
         run(con, "ROLLBACK")
         raise
     _check_version(con, "database")
+
+
+def _add_missing_columns(con: duckdb.DuckDBPyConnection) -> None:
+    """Columns declared since the file was made: added at the end, empty (SPEC §2 allows it)."""
+    present = {
+        (f"{schema}.{table}", column)
+        for schema, table, column in con.execute(
+            "SELECT schema_name, table_name, column_name FROM duckdb_columns() "
+            "WHERE database_name = current_database()"
+        ).fetchall()
+    }
+    for t in TABLES:
+        for c in t.columns:
+            if (t.name, c.name) not in present:
+                run(con, f"ALTER TABLE {t.name} ADD COLUMN {c.name} {c.type}")
 
 
 def _check_version(con: duckdb.DuckDBPyConnection, name: str) -> None:

@@ -354,10 +354,38 @@ TABLES: tuple[Table, ...] = (
             Column("new_value", "VARCHAR"),
             Column("changed_at", "TIMESTAMP", nullable=False),
             _id("contact_id", nullable=True),
+            Column("cause", "VARCHAR"),
         ),
         enforce_key=False,
         input=False,
-        doc="Every effective change a run made, with the old and new value.",
+        doc="Every effective change a run made, with the old and new value. `cause` is NULL"
+        " for a change a click made, and says why otherwise: a reversal (the click is now a"
+        " bot's) or an undo.",
+    ),
+    Table(
+        "linksim.journal",
+        (
+            _id("run_id"),
+            Column("batch_no", "INTEGER", nullable=False),
+            Column("table_name", "VARCHAR", nullable=False),
+            Column("key", "VARCHAR", nullable=False),
+            Column("before", "JSON"),
+            _id("writer_click", nullable=True),
+            Column("after_exists", "BOOLEAN", nullable=False),
+            _id("after_click", nullable=True),
+            Column("action_id", "VARCHAR"),
+            Column("target_kind", "VARCHAR"),
+            Column("target", "VARCHAR"),
+            _id("person_id", nullable=True),
+            _id("contact_id", nullable=True),
+            Column("value_before", "VARCHAR"),
+            Column("value_after", "VARCHAR"),
+        ),
+        enforce_key=False,
+        input=False,
+        doc="The row before each write of a run (NULL: there was none), who wrote it and what"
+        " it left (the row exists or not, with which source click): what `linksim undo` and"
+        " the reversal of bot clicks restore.",
     ),
     Table(
         "linksim.response",

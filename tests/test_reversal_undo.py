@@ -1,0 +1,249 @@
+"""Reversal when clicks become bots' and `linksim undo`, on random small worlds and by hand.
+
+Reversal: apply under one bot filter, then under another; every table must end as a fresh apply
+under the second. Undo: apply, apply other definitions, undo the latest run; every `crm` table
+must be back to what the first apply left, and undoing that one too, back to the start.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import linksim
+from linksim.cli import main
+from linksim.errors import UsageError
+from tests.oracle import snapshot
+from tests.strategies import SCRIPTS, definitions_for, worlds, worlds_and_definitions
+from tests.test_engine_properties import dump, examples, setup, team_exempt
+
+BOT_FILTERS = st.fixed_dictionaries(
+    {"enabled": st.booleans()},
+    optional={
+        "min_seconds_after_delivery": st.sampled_from((0, 10)),
+        "max_links_per_second": st.sampled_from((1, 3)),
+        "user_agents": st.just(["acmelinkcheck"]),
+        "ip_ranges": st.just(["203.0.113.0/24"]),
+        "default_lists": st.booleans(),
+    },
+)
+
+LOGS = ("linksim.run", "linksim.change", "linksim.journal", "linksim.batch", "linksim.script_run")
+
+
+def crm(con: duckdb.DuckDBPyConnection) -> dict[str, list[Any]]:
+    """Every `crm` table, and linksim's record of removals (the clock of later runs)."""
+    tables = dump(con, ("crm",))
+    tables["linksim.removal"] = sorted(
+        con.execute("SELECT * EXCLUDE (run_id) FROM linksim.removal").fetchall(), key=repr
+    )
+    return tables
+
+
+@examples(30)
+@given(st.data())
+def test_a_new_bot_filter_ends_as_a_fresh_apply_under_it(data: st.DataObject) -> None:
+    world, raw = data.draw(worlds_and_definitions())
+    first = {**raw, "bot_filter": data.draw(BOT_FILTERS, label="first filter")}
+    second = {**raw, "bot_filter": data.draw(BOT_FILTERS, label="second filter")}
+    con, defs_first = setup(world, first)
+    fresh, defs_second = setup(world, second)
+    linksim.apply(con, defs_first, scripts=SCRIPTS)
+    linksim.apply(con, defs_second, scripts=SCRIPTS)
+    linksim.apply(fresh, defs_second, scripts=SCRIPTS)
+    expected = team_exempt(snapshot(fresh), world, second)
+    actual = team_exempt(snapshot(con), world, second)
+    assert actual.tables() == expected.tables(), "left = fresh\n" + expected.diff(actual)
+    bots = "SELECT click_id, reason, detail FROM linksim.bot_click ORDER BY click_id"
+    assert con.execute(bots).fetchall() == fresh.execute(bots).fetchall()
+
+
+@examples(30)
+@given(st.data())
+def test_undo_of_the_latest_run_restores_every_crm_table(data: st.DataObject) -> None:
+    world = data.draw(worlds())
+    first = data.draw(definitions_for(world), label="first definitions")
+    second = data.draw(definitions_for(world), label="second definitions")
+    con, defs_first = setup(world, first)
+    defs_second = linksim.parse_definitions(second)
+    start = crm(con)
+    run_1 = linksim.apply(con, defs_first, scripts=SCRIPTS).run_id
+    after_1 = crm(con)
+    run_2 = linksim.apply(con, defs_second, scripts=SCRIPTS).run_id
+    result = linksim.undo(con, run_2)
+    assert result.kept.empty
+    assert crm(con) == after_1
+    linksim.undo(con, run_1)
+    assert crm(con) == start
+    statuses = con.execute("SELECT run_id, mode, status FROM linksim.run ORDER BY 1").fetchall()
+    assert [s[1:] for s in statuses] == [
+        ("apply", "undone"),
+        ("apply", "undone"),
+        ("undo", "ok"),
+        ("undo", "ok"),
+    ]
+
+
+# --- by hand ----------------------------------------------------------------------------------
+
+T0 = dt.datetime(2026, 3, 2, 9, 0)  # a Monday
+
+
+def _world(path: Path) -> None:
+    con = linksim.connect(path)
+    for table, rows in (
+        ("crm.associate", [{"associate_id": 1, "name": "Ann", "timezone": "UTC"}]),
+        ("crm.person", [{"person_id": p, "first_name": f"P{p}"} for p in (1, 2)]),
+        ("crm.selection", [{"selection_id": 1, "name": "Hot leads"}]),
+        ("crm.extra_field", [{"name": "stage", "type": "text"}]),
+        ("mail.mailing", [{"mailing_id": 7, "name": "March", "sent_at": T0}]),
+        ("mail.link", [{"link_id": 1, "url": "https://ex.com/1", "name": "L1"}]),
+        ("mail.mailing_link", [{"mailing_id": 7, "link_id": 1}]),
+        ("mail.recipient", [{"mailing_id": 7, "person_id": p, "delivered_at": T0} for p in (1, 2)]),
+        (
+            "mail.click",
+            [  # person 1 by a scanner at delivery, then by hand; person 2 by a scanner only
+                {
+                    "click_id": 1,
+                    "mailing_id": 7,
+                    "link_id": 1,
+                    "person_id": 1,
+                    "clicked_at": T0 + dt.timedelta(seconds=2),
+                    "user_agent": "Scanner/1",
+                },
+                {
+                    "click_id": 2,
+                    "mailing_id": 7,
+                    "link_id": 1,
+                    "person_id": 2,
+                    "clicked_at": T0 + dt.timedelta(seconds=3),
+                    "user_agent": "Scanner/1",
+                },
+                {
+                    "click_id": 3,
+                    "mailing_id": 7,
+                    "link_id": 1,
+                    "person_id": 1,
+                    "clicked_at": T0 + dt.timedelta(hours=2),
+                    "user_agent": "Firefox",
+                },
+            ],
+        ),
+    ):
+        linksim.load(con, table, pd.DataFrame(rows))
+    con.close()
+
+
+def _defs(bot_filter: dict[str, Any]) -> linksim.Definitions:
+    return linksim.parse_definitions(
+        {
+            "version": 1,
+            "bot_filter": bot_filter,
+            "links": [
+                {
+                    "link": 1,
+                    "actions": [
+                        {"id": "call", "type": "follow_up", "owner": 1},
+                        {"id": "hot", "type": "selection", "add": ["Hot leads"]},
+                        {"id": "stage", "type": "set_field", "field": "stage", "value": "lead"},
+                    ],
+                }
+            ],
+        }
+    )
+
+
+def test_turning_the_filter_on_reverses_the_scanner_changes(db_path: Path) -> None:
+    _world(db_path)
+    con = linksim.connect(db_path)
+    linksim.apply(con, _defs({"enabled": False}))
+    assert con.execute(
+        "SELECT person_id, source_click_id FROM crm.appointment ORDER BY 1"
+    ).fetchall() == [(1, 1), (2, 2)]
+    result = linksim.apply(con, _defs({"enabled": True, "user_agents": ["scanner"]}))
+    # person 2's follow-up, selection and field go; person 1's move to the human click
+    assert con.execute(
+        "SELECT person_id, source_click_id FROM crm.appointment ORDER BY 1"
+    ).fetchall() == [(1, 3)]
+    assert con.execute(
+        "SELECT person_id, source_click_id FROM crm.selection_member ORDER BY 1"
+    ).fetchall() == [(1, 3)]
+    assert con.execute("SELECT person_id, value FROM crm.person_field").fetchall() == [(1, "lead")]
+    causes = con.execute(
+        "SELECT person_id, target_kind, old_value, new_value, cause FROM linksim.change "
+        "WHERE run_id = ? AND cause IS NOT NULL ORDER BY 1, 2",
+        [result.run_id],
+    ).fetchall()
+    assert ("reversal: click 2 is a bot's (user_agent)") in {c[4] for c in causes}
+    assert (2, "selection", "member", None) in {c[:4] for c in causes}
+    assert result.reversal["reversed"] == len(causes) and result.reversal["edited_since"] == 0
+    assert "changes reversed" in str(result)
+    con.close()
+
+
+def test_a_row_edited_since_is_kept_and_counted(db_path: Path) -> None:
+    _world(db_path)
+    con = linksim.connect(db_path)
+    linksim.apply(con, _defs({"enabled": False}))
+    edit = pd.DataFrame(
+        [
+            {
+                "person_id": 2,
+                "field": "stage",
+                "value": "customer",
+                "set_at": T0 + dt.timedelta(days=1),
+            }
+        ]
+    )
+    linksim.load(con, "crm.person_field", edit)
+    result = linksim.apply(con, _defs({"enabled": True, "user_agents": ["scanner"]}))
+    assert result.reversal["edited_since"] == 1
+    assert con.execute("SELECT value FROM crm.person_field WHERE person_id = 2").fetchall() == [
+        ("customer",)
+    ]
+    con.close()
+
+
+def test_undo_keeps_what_changed_since_and_says_who(db_path: Path) -> None:
+    _world(db_path)
+    con = linksim.connect(db_path)
+    first = linksim.apply(con, _defs({"enabled": False})).run_id
+    edit = pd.DataFrame(
+        [
+            {
+                "person_id": 1,
+                "field": "stage",
+                "value": "customer",
+                "set_at": T0 + dt.timedelta(days=1),
+            }
+        ]
+    )
+    linksim.load(con, "crm.person_field", edit)
+    result = linksim.undo(con, first)
+    assert list(result.kept["reason"]) == ["changed since by hand or by a load"]
+    assert con.execute("SELECT person_id, value FROM crm.person_field").fetchall() == [
+        (1, "customer")
+    ]
+    assert con.execute("SELECT count(*) FROM crm.appointment").fetchall() == [(0,)]
+    with pytest.raises(UsageError, match="already undone"):
+        linksim.undo(con, first)
+    con.close()
+
+
+def test_undo_from_the_command_line(db_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _world(db_path)
+    con = linksim.connect(db_path)
+    run_id = linksim.apply(con, _defs({"enabled": False})).run_id
+    con.close()
+    assert main(["undo", str(run_id), "--db", str(db_path)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"undo of run {run_id} (run {run_id + 1}): 6 rows restored")
+    assert main(["undo", "99", "--db", str(db_path)]) == 2
+    assert "run 99 does not exist" in capsys.readouterr().err
