@@ -242,9 +242,9 @@ class RunResult:
         if not rules.empty:
             lines += ["", "bot clicks by rule, and the actions they did not trigger:"]
             lines += [  # one line per rule: four at most
-                f"  {r['reason']}: {r['clicks']:,} clicks of {r['people']:,} people"
-                + (f"; not triggered: {a}" if (a := r["actions_not_triggered"]) else "")
-                for r in rules.to_dict("records")
+                f"  {rule['reason']}: {rule['clicks']:,} clicks of {rule['people']:,} people"
+                + (f"; not triggered: {a}" if (a := rule["actions_not_triggered"]) else "")
+                for rule in rules.to_dict("records")
             ]
         for r in self.script_runs:
             lines.append(
