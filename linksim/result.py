@@ -216,12 +216,12 @@ class RunResult:
                 f"{b['skipped']:,} already committed before"
             )
         if self.reversal.get("reversed") or self.reversal.get("edited_since"):
-            r = self.reversal
+            rev = self.reversal
             lines.append(
-                f"{r['reversed']:,} changes reversed: their clicks are now bot clicks"
+                f"{rev['reversed']:,} changes reversed: no click fires them any more"
                 + (
-                    f"; {r['edited_since']:,} such rows kept, edited since"
-                    if r["edited_since"]
+                    f"; {rev['edited_since']:,} such rows kept, edited since"
+                    if rev["edited_since"]
                     else ""
                 )
             )

@@ -196,6 +196,12 @@ def reverse_bot_changes(con: duckdb.DuckDBPyConnection, run_id: int) -> dict[str
         )
     )
     edited = int(fetch_value(con, EDITED.format(cand=cand, current=current)))
+    run(
+        con,
+        "INSERT INTO ls_freed_owners SELECT DISTINCT a.owner_id FROM crm.appointment a "
+        "JOIN ls_restore r ON r.table_name = 'crm.appointment' AND r.target = a.appointment_id "
+        "WHERE a.owner_id IS NOT NULL",
+    )
     restore(con, run_id)
     # what a click showed when it no longer fires is not a person's history
     run(

@@ -249,6 +249,8 @@ def _prepare(
         raise UsageError(f"--since {since} is not before --until {until}: nothing to do")
     check_definitions(defs, con)
     compile_definitions(con, defs)
+    # owners whose follow-ups a reversal deletes (linksim.reversal): none unless it runs
+    run(con, "CREATE OR REPLACE TEMP TABLE ls_freed_owners (owner_id BIGINT)")
     for macro in (*IP_MACROS, *MACROS):
         run(con, macro)
 
@@ -292,7 +294,11 @@ def _preview(
     options = {"since": since, "until": until, "mailing": mailing}
     run_id = _start_run(con, "preview", defs, options)
     counts: dict[str, int] = {}
+    # What the apply would reverse first (§10) is done here too, inside a transaction that is
+    # rolled back once the frames are read: the preview writes nothing to crm.
+    run(con, "BEGIN")
     try:
+        reversal = _reverse(con, defs, run_id, since or FAR_PAST, mailing, commit=False)
         counts, script_runs = _pipeline(
             con,
             defs,
@@ -305,8 +311,11 @@ def _preview(
         frames = {
             "changes": _frame(
                 con,
-                "SELECT * FROM ls_changes "
-                "ORDER BY changed_at, click_id, action_id, target_kind, target",
+                "SELECT click_id, action_id, person_id, target_kind, target, old_value, new_value,"
+                " changed_at, contact_id, cause FROM linksim.change WHERE run_id = ?"
+                " UNION ALL SELECT *, NULL FROM ls_changes"
+                " ORDER BY changed_at, click_id, action_id, target_kind, target",
+                [run_id],
             ),
             "appointments": _frame(con, "SELECT * FROM ls_appointment_out ORDER BY appointment_id"),
             "tickets": _frame(con, "SELECT * FROM ls_ticket_out ORDER BY ticket_id"),
@@ -315,15 +324,20 @@ def _preview(
             "bots": _frame(con, "SELECT * FROM ls_bots ORDER BY clicked_at, click_id"),
             "bot_rules": _frame(con, f"WITH bots AS (FROM ls_bots), {BOT_RULES_SQL}"),
         }
+        run(con, "ROLLBACK")
         _record_scripts(con, run_id, script_runs)
         _finish_run(con, run_id, "ok", counts)
     except BaseException:
+        with contextlib.suppress(duckdb.Error):
+            run(con, "ROLLBACK")
         # after a fatal DuckDB error the connection is gone: the next apply marks the run
         # interrupted instead
         with contextlib.suppress(duckdb.Error):
             _finish_run(con, run_id, "failed", counts)
         raise
-    return RunResult(run_id, "preview", counts, frames=frames, script_runs=tuple(script_runs))
+    return RunResult(
+        run_id, "preview", counts, frames=frames, script_runs=tuple(script_runs), reversal=reversal
+    )
 
 
 def _apply(
@@ -358,7 +372,7 @@ def _apply(
     reversal = {"reversed": 0, "edited_since": 0}
     try:
         if todo:
-            reversal = _reverse(con, defs, run_id, todo, mailing)
+            reversal = _reverse(con, defs, run_id, min(b.since for b in todo), mailing)
         with progress_bar(
             sum(b.clicks for b in plan),
             initial=sum(b.clicks for b in plan) - sum(b.clicks for b in todo),
@@ -415,23 +429,26 @@ def _reverse(
     con: duckdb.DuckDBPyConnection,
     defs: Definitions,
     run_id: int,
-    todo: list[Batch],
+    since: dt.datetime,
     mailing: int | None,
+    *,
+    commit: bool = True,
 ) -> dict[str, int]:
-    """Reverse what clicks that no longer fire changed, in the span the batches will redo.
+    """Reverse what clicks that no longer fire changed, from ``since`` on (docs/SEMANTICS.md §10).
 
     The batches then re-apply the human clicks over the restored rows. Nothing to reverse when
-    linksim has never written (a first backfill skips the classification pass).
+    linksim has never written (a first backfill skips the classification pass). ``commit=False``
+    leaves the transaction to the caller (a preview rolls it back).
     """
+    nothing = {"reversed": 0, "edited_since": 0}
     if not fetch_value(
         con,
         "SELECT EXISTS (SELECT 1 FROM linksim.journal) OR EXISTS (SELECT 1 FROM linksim.response)",
     ):
-        return {"reversed": 0, "edited_since": 0}
+        return nothing
     # Whether a click fires an action is judged on every click stored, not cut to the span
     # (a click may fire once confirmed by a later one), for the clicks from the span's start:
     # a write that no click supports is reversed wherever it lies after that.
-    since = min(b.since for b in todo)
     _params(con, defs, since, None, mailing, uncut=True)
     materialize(con, CLICK_STEPS, keep=("ls_classified", "ls_fired"))
     run(
@@ -441,13 +458,16 @@ def _reverse(
         "AND bot_reason IS NOT NULL",
     )
     run(con, "DROP TABLE ls_classified")
-    run(con, "BEGIN")
+    if commit:
+        run(con, "BEGIN")
     try:
         done = reverse_bot_changes(con, run_id)
-        run(con, "COMMIT")
+        if commit:
+            run(con, "COMMIT")
     except BaseException:
-        with contextlib.suppress(duckdb.Error):
-            run(con, "ROLLBACK")
+        if commit:
+            with contextlib.suppress(duckdb.Error):
+                run(con, "ROLLBACK")
         raise
     run(con, "DROP TABLE ls_now_bot")
     run(con, "DROP TABLE ls_fired")
@@ -536,7 +556,7 @@ def _job_counts(con: duckdb.DuckDBPyConnection, job: str, plan: list[Batch]) -> 
 # After an apply, its change set is in the database: the result reads it from there on demand.
 APPLIED_FRAMES = {
     "changes": "SELECT click_id, action_id, person_id, target_kind, target, old_value, new_value,"
-    " changed_at, contact_id FROM linksim.change WHERE run_id = $run"
+    " changed_at, contact_id, cause FROM linksim.change WHERE run_id = $run"
     " ORDER BY changed_at, click_id, action_id, target_kind, target",
     "appointments": "SELECT * FROM crm.appointment WHERE appointment_id IN ("
     " SELECT target FROM linksim.change WHERE run_id = $run AND target_kind = 'appointment')"

@@ -11,6 +11,7 @@ EXPORTED = sorted(
         "LinksimError",
         "LoadReport",
         "RunResult",
+        "UndoResult",
         "UsageError",
         "apply",
         "check_definitions",
@@ -21,6 +22,7 @@ EXPORTED = sorted(
         "parse_definitions",
         "preview",
         "script",
+        "undo",
     ]
 )
 

@@ -47,16 +47,29 @@ def crm(con: duckdb.DuckDBPyConnection) -> dict[str, list[Any]]:
     return tables
 
 
+def changes(frame: pd.DataFrame) -> list[tuple[Any, ...]]:
+    """Change rows as sorted tuples, reversals (with their cause) included."""
+    return sorted(
+        (tuple(None if pd.isna(v) else v for v in row) for row in frame.astype(object).values),
+        key=repr,
+    )
+
+
 @examples(30)
 @given(st.data())
 def test_a_new_bot_filter_ends_as_a_fresh_apply_under_it(data: st.DataObject) -> None:
+    """…and its preview shows the same changes, reversals included, and writes nothing."""
     world, raw = data.draw(worlds_and_definitions())
     first = {**raw, "bot_filter": data.draw(BOT_FILTERS, label="first filter")}
     second = {**raw, "bot_filter": data.draw(BOT_FILTERS, label="second filter")}
     con, defs_first = setup(world, first)
     fresh, defs_second = setup(world, second)
     linksim.apply(con, defs_first, scripts=SCRIPTS)
-    linksim.apply(con, defs_second, scripts=SCRIPTS)
+    before = dump(con, ("crm",))
+    preview = linksim.preview(con, defs_second, run_scripts=True, scripts=SCRIPTS)
+    assert dump(con, ("crm",)) == before  # the reversal it shows is rolled back
+    applied = linksim.apply(con, defs_second, scripts=SCRIPTS)
+    assert changes(preview.changes) == changes(applied.changes)
     linksim.apply(fresh, defs_second, scripts=SCRIPTS)
     expected = team_exempt(snapshot(fresh), world, second)
     actual = team_exempt(snapshot(con), world, second)

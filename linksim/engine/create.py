@@ -154,10 +154,16 @@ FOLLOW_UP_ROWS = Step(
 SCHEDULE = Step(
     "schedule",
     """
+    -- the owners who get a follow-up in this run, and those whose follow-ups a reversal
+    -- deleted (ls_freed_owners): a freed day moves their later follow-ups forward
     WITH owners AS (
         SELECT DISTINCT owner_id, tz, daily_capacity AS cap
         FROM ls_follow_up_rows
         WHERE next_free_slot AND daily_capacity > 0
+        UNION
+        SELECT s.associate_id, coalesce(s.timezone, 'UTC'), s.daily_capacity
+        FROM ls_freed_owners f JOIN crm.associate s ON s.associate_id = f.owner_id
+        WHERE s.daily_capacity > 0
     ),
     slotted_actions AS (
         SELECT a.action_id, d.at_minutes
