@@ -68,7 +68,7 @@ class RunResult:
         batches: for an apply, how many batches the job has and how many this run committed.
         reversal: for an apply, how many changes it reversed because their clicks are now
             bots' (``reversed``), and how many such rows it left because they were edited
-            since (``edited_since``).
+            since (``edited_since``; ``reversal_kept`` lists them).
 
     A preview holds its DataFrames; an apply reads them from the database when first asked for,
     so a backfill of millions of clicks does not hold its change set in memory.
@@ -120,6 +120,11 @@ class RunResult:
     @property
     def bots(self) -> pd.DataFrame:
         return self._frame("bots")
+
+    @property
+    def reversal_kept(self) -> pd.DataFrame:
+        """Rows the reversal left because they were edited since: a person decides on them."""
+        return self._frame("reversal_kept")
 
     def bots_by_rule(self) -> pd.DataFrame:
         """Per bot rule: the clicks and people it caught, and the actions those clicks did not

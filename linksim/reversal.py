@@ -17,6 +17,7 @@ listed in the result for a person to decide.
 from __future__ import annotations
 
 import duckdb
+import pandas as pd
 
 from linksim.engine.create import row_id_sql as _row_id
 from linksim.journal import current_sql, key_json, restore
@@ -151,7 +152,8 @@ WHERE r.source_action IN (SELECT action_id FROM counting)
 """
 
 EDITED = """
-SELECT count(*)
+SELECT j.target_kind, j.target, j.person_id, j.writer_click AS click_id, j.action_id,
+       'edited since: kept as it is' AS note
 FROM (
     SELECT j.*, f.unsupported,
            row_number() OVER (PARTITION BY j.table_name, j.key
@@ -169,7 +171,9 @@ WHERE j.r = 1 AND j.target_kind IS NOT NULL AND j.unsupported
 """
 
 
-def reverse_bot_changes(con: duckdb.DuckDBPyConnection, run_id: int) -> dict[str, int]:
+def reverse_bot_changes(
+    con: duckdb.DuckDBPyConnection, run_id: int
+) -> tuple[dict[str, int], pd.DataFrame]:
     """Put back every row whose writes no click supports any more; the caller commits.
 
     Reads the verdicts of the span (`ls_run_param`): `ls_now_bot` (click_id, reason) and
@@ -195,7 +199,7 @@ def reverse_bot_changes(con: duckdb.DuckDBPyConnection, run_id: int) -> dict[str
             "WHERE target_kind IS NOT NULL AND old_value IS DISTINCT FROM new_value",
         )
     )
-    edited = int(fetch_value(con, EDITED.format(cand=cand, current=current)))
+    edited = con.execute(EDITED.format(cand=cand, current=current) + " ORDER BY 1, 2, 3").df()
     run(
         con,
         "INSERT INTO ls_freed_owners SELECT DISTINCT a.owner_id FROM crm.appointment a "
@@ -215,4 +219,4 @@ def reverse_bot_changes(con: duckdb.DuckDBPyConnection, run_id: int) -> dict[str
         "                 WHERE f.click_id = r.click_id AND f.action_id = r.action_id)",
     )
     run(con, "DROP TABLE ls_flagged")
-    return {"reversed": reversed_, "edited_since": edited}
+    return {"reversed": reversed_, "edited_since": len(edited)}, edited

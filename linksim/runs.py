@@ -298,7 +298,7 @@ def _preview(
     # rolled back once the frames are read: the preview writes nothing to crm.
     run(con, "BEGIN")
     try:
-        reversal = _reverse(con, defs, run_id, since or FAR_PAST, mailing, commit=False)
+        reversal, kept = _reverse(con, defs, run_id, since or FAR_PAST, mailing, commit=False)
         counts, script_runs = _pipeline(
             con,
             defs,
@@ -323,6 +323,7 @@ def _preview(
             "workload": _frame(con, WORKLOAD_SQL),
             "bots": _frame(con, "SELECT * FROM ls_bots ORDER BY clicked_at, click_id"),
             "bot_rules": _frame(con, f"WITH bots AS (FROM ls_bots), {BOT_RULES_SQL}"),
+            "reversal_kept": kept,
         }
         run(con, "ROLLBACK")
         _record_scripts(con, run_id, script_runs)
@@ -369,10 +370,10 @@ def _apply(
     todo = [b for b in plan if (b.since, b.until, b.fingerprint) not in done]
     script_runs: list[ScriptRun] = []
     totals: dict[str, int] = {}
-    reversal = {"reversed": 0, "edited_since": 0}
+    reversal, kept = {"reversed": 0, "edited_since": 0}, pd.DataFrame()
     try:
         if todo:
-            reversal = _reverse(con, defs, run_id, min(b.since for b in todo), mailing)
+            reversal, kept = _reverse(con, defs, run_id, min(b.since for b in todo), mailing)
         with progress_bar(
             sum(b.clicks for b in plan),
             initial=sum(b.clicks for b in plan) - sum(b.clicks for b in todo),
@@ -422,6 +423,7 @@ def _apply(
         script_runs,
         {"total": len(plan), "committed": len(todo), "skipped": len(plan) - len(todo)},
         reversal,
+        kept,
     )
 
 
@@ -433,14 +435,14 @@ def _reverse(
     mailing: int | None,
     *,
     commit: bool = True,
-) -> dict[str, int]:
+) -> tuple[dict[str, int], pd.DataFrame]:
     """Reverse what clicks that no longer fire changed, from ``since`` on (docs/SEMANTICS.md §10).
 
     The batches then re-apply the human clicks over the restored rows. Nothing to reverse when
     linksim has never written (a first backfill skips the classification pass). ``commit=False``
     leaves the transaction to the caller (a preview rolls it back).
     """
-    nothing = {"reversed": 0, "edited_since": 0}
+    nothing = ({"reversed": 0, "edited_since": 0}, pd.DataFrame())
     if not fetch_value(
         con,
         "SELECT EXISTS (SELECT 1 FROM linksim.journal) OR EXISTS (SELECT 1 FROM linksim.response)",
@@ -580,6 +582,7 @@ def _applied_result(
     script_runs: list[ScriptRun],
     batches: dict[str, int],
     reversal: dict[str, int],
+    kept: pd.DataFrame,
 ) -> RunResult:
     params = {"run": run_id}
 
@@ -609,6 +612,7 @@ def _applied_result(
         frames={
             **{name: reader(sql) for name, sql in APPLIED_FRAMES.items()},
             "bot_rules": bot_rules,
+            "reversal_kept": kept,
         },
         summary=summary,
         sizes={"changes": int(sizes[0]), "responses": int(sizes[1])},

@@ -218,6 +218,9 @@ def test_a_row_edited_since_is_kept_and_counted(db_path: Path) -> None:
     linksim.load(con, "crm.person_field", edit)
     result = linksim.apply(con, _defs({"enabled": True, "user_agents": ["scanner"]}))
     assert result.reversal["edited_since"] == 1
+    assert result.reversal_kept[["target_kind", "target", "person_id"]].values.tolist() == [
+        ["field", "stage", 2]
+    ]
     assert con.execute("SELECT value FROM crm.person_field WHERE person_id = 2").fetchall() == [
         ("customer",)
     ]
