@@ -16,6 +16,8 @@ listed in the result for a person to decide.
 
 from __future__ import annotations
 
+import datetime as dt
+
 import duckdb
 import pandas as pd
 
@@ -143,7 +145,8 @@ FROM created r
 JOIN mail.click s ON s.click_id = r.source_click_id
 CROSS JOIN ls_run_param p
 WHERE r.source_action IN (SELECT action_id FROM counting)
-  AND s.clicked_at >= p.since AND s.clicked_at < p.until
+  -- only rows the batches that follow create again: their source is in the span they redo
+  AND s.clicked_at >= p.since AND s.clicked_at < $span_until
   AND EXISTS (SELECT 1 FROM changed c
               WHERE c.person_id = s.person_id AND c.link_id = s.link_id
                 AND (c.clicked_at, c.click_id) < (s.clicked_at, s.click_id))
@@ -172,12 +175,13 @@ WHERE j.r = 1 AND j.target_kind IS NOT NULL AND j.unsupported
 
 
 def reverse_bot_changes(
-    con: duckdb.DuckDBPyConnection, run_id: int
+    con: duckdb.DuckDBPyConnection, run_id: int, span_until: dt.datetime
 ) -> tuple[dict[str, int], pd.DataFrame]:
     """Put back every row whose writes no click supports any more; the caller commits.
 
-    Reads the verdicts of the span (`ls_run_param`): `ls_now_bot` (click_id, reason) and
-    `ls_fired` (the click and action pairs that fire). Returns how many changes were reversed
+    Reads the verdicts of every click from the span's start (`ls_run_param`): `ls_now_bot`
+    (click_id, reason) and `ls_fired` (the click and action pairs that fire). ``span_until`` is
+    the end of the span the caller's batches redo. Returns how many changes were reversed
     (`linksim.change` rows with a `cause`) and how many unsupported rows were left because they
     were edited since.
     """
@@ -191,6 +195,7 @@ def reverse_bot_changes(
             appointment_key=key_json("crm.appointment", {"appointment_id": "t.appointment_id"}),
             ticket_key=key_json("crm.ticket", {"ticket_id": "t.ticket_id"}),
         ),
+        {"span_until": span_until},
     )
     reversed_ = int(
         fetch_value(

@@ -298,7 +298,9 @@ def _preview(
     # rolled back once the frames are read: the preview writes nothing to crm.
     run(con, "BEGIN")
     try:
-        reversal, kept = _reverse(con, defs, run_id, since or FAR_PAST, mailing, commit=False)
+        reversal, kept = _reverse(
+            con, defs, run_id, since or FAR_PAST, until or FAR_FUTURE, mailing, commit=False
+        )
         counts, script_runs = _pipeline(
             con,
             defs,
@@ -373,7 +375,8 @@ def _apply(
     reversal, kept = {"reversed": 0, "edited_since": 0}, pd.DataFrame()
     try:
         if todo:
-            reversal, kept = _reverse(con, defs, run_id, min(b.since for b in todo), mailing)
+            span = (min(b.since for b in todo), max(b.until for b in todo))
+            reversal, kept = _reverse(con, defs, run_id, *span, mailing)
         with progress_bar(
             sum(b.clicks for b in plan),
             initial=sum(b.clicks for b in plan) - sum(b.clicks for b in todo),
@@ -432,11 +435,14 @@ def _reverse(
     defs: Definitions,
     run_id: int,
     since: dt.datetime,
+    until: dt.datetime,
     mailing: int | None,
     *,
     commit: bool = True,
 ) -> tuple[dict[str, int], pd.DataFrame]:
     """Reverse what clicks that no longer fire changed, from ``since`` on (docs/SEMANTICS.md §10).
+
+    [``since``, ``until``) is the span the batches then redo.
 
     The batches then re-apply the human clicks over the restored rows. Nothing to reverse when
     linksim has never written (a first backfill skips the classification pass). ``commit=False``
@@ -463,7 +469,7 @@ def _reverse(
     if commit:
         run(con, "BEGIN")
     try:
-        done = reverse_bot_changes(con, run_id)
+        done = reverse_bot_changes(con, run_id, until)
         if commit:
             run(con, "COMMIT")
     except BaseException:
