@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import duckdb
 
+from linksim.engine.write import MEMBERSHIPS
 from linksim.store.query import run
 from linksim.store.schema import table
 
@@ -30,14 +31,6 @@ JOURNALED = (
     "linksim.removal",
     "crm.appointment",
     "crm.ticket",
-)
-
-# (table, scope, owner column, target column, kind) of each membership table.
-MEMBERSHIPS = (
-    ("crm.person_interest", "person", "person_id", "interest_id", "interest"),
-    ("crm.contact_interest", "contact", "contact_id", "interest_id", "interest"),
-    ("crm.selection_member", "person", "person_id", "selection_id", "selection"),
-    ("crm.project_member", "person", "person_id", "project_id", "project"),
 )
 
 JOURNAL_COLUMNS = (
