@@ -363,10 +363,16 @@ def _apply(
     plan = plan_batches(
         con, batch, since=since or FAR_PAST, until=until or FAR_FUTURE, mailing=mailing
     )
-    # the windows of this job already committed with the same clicks are done
+    # The windows of this job already committed with the same clicks are done, unless another
+    # job or an undo has written since: then the rows may no longer be what the window left.
     done = set(
         con.execute(
-            "SELECT since, until, fingerprint FROM linksim.batch WHERE job = ?", [job]
+            "SELECT since, until, fingerprint FROM linksim.batch WHERE job = $job"
+            " AND committed_at >= coalesce((SELECT max(committed_at) FROM linksim.batch"
+            "                               WHERE job <> $job), TIMESTAMP '0001-01-01')"
+            " AND committed_at >= coalesce((SELECT max(finished_at) FROM linksim.run"
+            "                               WHERE mode = 'undo'), TIMESTAMP '0001-01-01')",
+            {"job": job},
         ).fetchall()
     )
     todo = [b for b in plan if (b.since, b.until, b.fingerprint) not in done]

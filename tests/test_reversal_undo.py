@@ -201,6 +201,26 @@ def test_turning_the_filter_on_reverses_the_scanner_changes(db_path: Path) -> No
     con.close()
 
 
+def test_switching_the_filter_back_ends_as_the_first_apply(db_path: Path, tmp_path: Path) -> None:
+    """The first job's windows were committed, but another job wrote since: they run again."""
+    _world(db_path)
+    first = tmp_path / "first.duckdb"
+    first.write_bytes(db_path.read_bytes())
+    on, off = _defs({"enabled": True, "user_agents": ["scanner"]}), _defs({"enabled": False})
+    con = linksim.connect(first)
+    linksim.apply(con, on)
+    expected = crm(con)
+    con.close()
+    con = linksim.connect(db_path)
+    linksim.apply(con, on)
+    linksim.apply(con, off)
+    assert crm(con) != expected
+    again = linksim.apply(con, on)
+    assert again.batches["skipped"] == 0 and again.reversal["reversed"] > 0
+    assert crm(con) == expected
+    con.close()
+
+
 def test_a_row_edited_since_is_kept_and_counted(db_path: Path) -> None:
     _world(db_path)
     con = linksim.connect(db_path)
