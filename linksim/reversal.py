@@ -1,17 +1,18 @@
-"""Reversal: when clicks that made changes are now classified as bots', put the rows back.
+"""Reversal: put back the rows that writes no click supports any more.
 
-An apply whose bot filter (or whose late-loaded clicks) turns earlier clicks into bot clicks calls
-`reverse_bot_changes` before its batches, with the new verdicts in `ls_now_bot` (click_id,
-reason). For every row whose latest writes were made by such clicks and still hold, the row
-returns to what it was before the earliest of those writes: walking back through the journal
-past every bot write, and stopping at a person's click, a manual edit or the first write linksim
-made. The batches that follow re-apply the remaining human clicks, so the rows end as a fresh
-apply under the new settings leaves them (docs/SEMANTICS.md §10).
+Before its batches, an apply calls `reverse_bot_changes` with the verdicts of every click from
+its span's start: `ls_now_bot` (bot clicks and their rule) and `ls_fired` (the click and action
+pairs that fire, judged on every stored click). A journaled write is unsupported when its click no
+longer fires its action: the click is a bot's now (the filter changed, or clicks loaded later made
+a burst), its confirmation was a bot's, or an earlier click fires the action instead. For every
+row whose latest writes are unsupported and still hold, the row returns to what it was before the
+earliest of them, walking back through the journal and stopping at a supported write, a manual
+edit or the first write linksim made. The batches that follow re-apply the clicks that do fire,
+so the rows end as one apply of the current definitions leaves them (docs/SEMANTICS.md §10).
 
-Created follow-ups and tickets go the same way: one that a bot click created is deleted, and
-re-created by the batches from the earliest human click that fires its action, if any. A row
-edited since (by hand or by a load: its source click no longer matches) is never touched; it is
-listed in the result for a person to decide.
+A follow-up or ticket is unsupported when no click fires its id at or before its source (an
+earlier one moves its source: the batches do that). A row edited since (by hand or by a load: its
+source click no longer matches) is never touched; it is listed for a person to decide.
 """
 
 from __future__ import annotations
