@@ -38,7 +38,7 @@ from linksim.progress import progress_bar
 from linksim.result import RunResult
 from linksim.reversal import reverse_bot_changes
 from linksim.scripts import Script, registered_scripts
-from linksim.store.query import fetch_one, fetch_value, run
+from linksim.store.query import fetch_one, fetch_value, run, transaction
 
 __all__ = ["AFTER_SCRIPTS", "BEFORE_SCRIPTS", "apply", "pipeline_sql", "preview"]
 
@@ -399,8 +399,7 @@ def _apply(
                     execute_scripts=True,
                     scripts=scripts,
                 )
-                run(con, "BEGIN")
-                try:
+                with transaction(con):
                     record(con, run_id, b.number)
                     write_changes(con, run_id)
                     _record_bots(con, run_id)
@@ -408,12 +407,6 @@ def _apply(
                     _record_batch(con, job, b, run_id, counts, time.perf_counter() - started)
                     totals = _sum_counts(totals, counts)
                     _finish_run(con, run_id, "running", totals)
-                    run(con, "COMMIT")
-                except BaseException:
-                    # a failed COMMIT has already ended the transaction
-                    with contextlib.suppress(duckdb.Error):
-                        run(con, "ROLLBACK")
-                    raise
                 script_runs += batch_scripts
                 bar.update(b.clicks)
     except BaseException:
@@ -472,17 +465,8 @@ def _reverse(
         "AND bot_reason IS NOT NULL",
     )
     run(con, "DROP TABLE ls_classified")
-    if commit:
-        run(con, "BEGIN")
-    try:
+    with transaction(con) if commit else contextlib.nullcontext():
         done = reverse_bot_changes(con, run_id, until)
-        if commit:
-            run(con, "COMMIT")
-    except BaseException:
-        if commit:
-            with contextlib.suppress(duckdb.Error):
-                run(con, "ROLLBACK")
-        raise
     run(con, "DROP TABLE ls_now_bot")
     run(con, "DROP TABLE ls_fired")
     return done

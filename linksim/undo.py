@@ -26,7 +26,7 @@ import pandas as pd
 
 from linksim.errors import UsageError
 from linksim.journal import current_sql, restore
-from linksim.store.query import fetch_one, fetch_value, run
+from linksim.store.query import fetch_one, fetch_value, run, transaction
 
 __all__ = ["UndoResult", "undo"]
 
@@ -141,8 +141,7 @@ def undo(con: duckdb.DuckDBPyConnection, run_id: int) -> UndoResult:
     _check(con, run_id)
     params = {"run": run_id}
     keys = "(SELECT DISTINCT table_name, key FROM linksim.journal WHERE run_id = $run)"
-    run(con, "BEGIN")
-    try:
+    with transaction(con):
         undo_id = int(fetch_value(con, "SELECT nextval('linksim.run_id_seq')"))
         run(
             con,
@@ -166,8 +165,4 @@ def undo(con: duckdb.DuckDBPyConnection, run_id: int) -> UndoResult:
             "UPDATE linksim.run SET status = 'ok', finished_at = now()::TIMESTAMP WHERE run_id = ?",
             [undo_id],
         )
-        run(con, "COMMIT")
-    except BaseException:
-        run(con, "ROLLBACK")
-        raise
     return UndoResult(undo_id, run_id, restored, kept)

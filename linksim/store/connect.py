@@ -11,7 +11,7 @@ import duckdb
 
 from linksim.errors import DatabaseError, UsageError
 from linksim.store.migrate import READABLE, migrate
-from linksim.store.query import fetch_one, run
+from linksim.store.query import fetch_one, run, transaction
 from linksim.store.schema import SCHEMA_VERSION, TABLES, ddl
 
 __all__ = ["DEFAULT_DB", "connect", "init_schema"]
@@ -120,8 +120,7 @@ def init_schema(con: duckdb.DuckDBPyConnection) -> None:
     [('2',)]
     """
     migrate(con)
-    run(con, "BEGIN")
-    try:
+    with transaction(con):
         for schema in SCHEMAS:
             run(con, f"CREATE SCHEMA IF NOT EXISTS {schema}")
         for t in TABLES:
@@ -135,10 +134,6 @@ def init_schema(con: duckdb.DuckDBPyConnection) -> None:
             "WHERE NOT EXISTS (SELECT 1 FROM linksim.meta WHERE key = 'schema_version')",
             [str(SCHEMA_VERSION)],
         )
-        run(con, "COMMIT")
-    except BaseException:
-        run(con, "ROLLBACK")
-        raise
     _check_version(con, "database")
 
 

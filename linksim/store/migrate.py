@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import duckdb
 
-from linksim.store.query import fetch_value, run
+from linksim.store.query import fetch_value, run, transaction
 from linksim.store.schema import SCHEMA_VERSION, TABLES, ddl
 
 __all__ = ["READABLE", "migrate"]
@@ -57,8 +57,7 @@ def migrate(con: duckdb.DuckDBPyConnection) -> bool:
     )
     if found != "1":
         return False
-    run(con, "BEGIN")
-    try:
+    with transaction(con):
         enforced = _enforced_keys(con)
         for t in TABLES:
             if t.key and not t.enforce_key and t.name in enforced:
@@ -68,8 +67,4 @@ def migrate(con: duckdb.DuckDBPyConnection) -> bool:
             "UPDATE linksim.meta SET value = ? WHERE key = 'schema_version'",
             [str(SCHEMA_VERSION)],
         )
-        run(con, "COMMIT")
-    except BaseException:
-        run(con, "ROLLBACK")
-        raise
     return True

@@ -6,12 +6,35 @@ and the next statement fails. These helpers always read to the end.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import contextlib
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import duckdb
 
-__all__ = ["fetch_one", "fetch_value", "run"]
+__all__ = ["fetch_one", "fetch_value", "run", "transaction"]
+
+
+@contextlib.contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """One transaction around the block: committed at its end, rolled back if it raises.
+
+    >>> con = duckdb.connect()
+    >>> with transaction(con):
+    ...     run(con, "CREATE TABLE t AS SELECT 1 AS x")
+    >>> fetch_value(con, "SELECT x FROM t")
+    1
+    """
+    run(con, "BEGIN")
+    try:
+        yield
+        run(con, "COMMIT")
+    except BaseException:
+        # a failed COMMIT has already ended the transaction, and a fatal error the connection:
+        # the original error is the one to report
+        with contextlib.suppress(duckdb.Error):
+            run(con, "ROLLBACK")
+        raise
 
 
 def run(
