@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import random
 
 import duckdb
 import pandas as pd
@@ -81,3 +82,49 @@ def test_batches_respect_the_scope(clicks: duckdb.DuckDBPyConnection) -> None:
     assert sum(b.clicks for b in batches) == 6
     assert batches[0].since == since and batches[-1].until == until
     assert plan_batches(clicks, parse_batch("1d"), since=since, until=until, mailing=2) == []
+
+
+def _reference_plan(
+    times: list[dt.datetime], spec: BatchSpec, since: dt.datetime, until: dt.datetime
+) -> list[tuple[dt.datetime, dt.datetime, int]]:
+    """The plan by definition, in plain Python: sort every click, then cut."""
+    ordered = sorted((t, i) for i, t in enumerate(times, start=1) if since <= t < until)
+    if spec.clicks:
+        starts = sorted({t for k, (t, _) in enumerate(ordered) if k % spec.clicks == 0})
+    else:
+        assert spec.span is not None
+        starts = sorted({since + (t - since) // spec.span * spec.span for t, _ in ordered})
+    stops = [*starts[1:], until]
+    return [
+        (a, b, sum(a <= t < b for t, _ in ordered)) for a, b in zip(starts, stops, strict=True)
+    ]
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_plans_match_their_definition_on_random_clicks(
+    con: duckdb.DuckDBPyConnection, seed: int
+) -> None:
+    # Clicks crowd a few minutes, with ties and boundaries inside minutes: the planner maps
+    # clicks to windows by minute, and must still cut at the exact click.
+    rng = random.Random(seed)
+    base = dt.datetime(2026, 3, 1, 12)
+    times = [
+        base + dt.timedelta(seconds=rng.choice([0, 1, 59, 60, 61, 119, 3600, 86_399]))
+        + dt.timedelta(microseconds=rng.choice([0, 0, 1, 500_000]))
+        for _ in range(rng.randint(1, 60))
+    ]
+    con.register("frame", pd.DataFrame({"t": times}))
+    con.execute(
+        "INSERT INTO mail.click (click_id, mailing_id, link_id, person_id, clicked_at) "
+        "SELECT row_number() OVER (), 1, 1, 1, t FROM frame"
+    ).fetchall()
+    since = base + dt.timedelta(seconds=rng.choice([0, 1, 30]))
+    until = base + dt.timedelta(days=rng.choice([1, 2]))
+    for spec in (
+        BatchSpec(clicks=rng.randint(1, 7)),
+        BatchSpec(span=dt.timedelta(seconds=rng.choice([1, 30, 60, 90, 3600]))),
+    ):
+        planned = plan_batches(con, spec, since=since, until=until, mailing=None)
+        assert [(b.since, b.until, b.clicks) for b in planned] == _reference_plan(
+            times, spec, since, until
+        ), spec
