@@ -15,6 +15,7 @@ from linksim.definitions import (
     parse_definitions,
 )
 from linksim.errors import DatabaseError, DefinitionError, InputError, LinksimError, UsageError
+from linksim.lint import LintResult, lint
 from linksim.result import RunResult
 from linksim.runs import apply, preview
 from linksim.scripts import script
@@ -27,6 +28,7 @@ __all__ = [
     "DefinitionError",
     "Definitions",
     "InputError",
+    "LintResult",
     "LinksimError",
     "LoadReport",
     "RunResult",
@@ -36,6 +38,7 @@ __all__ = [
     "check_definitions",
     "connect",
     "definitions_schema",
+    "lint",
     "load",
     "load_definitions",
     "parse_definitions",

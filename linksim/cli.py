@@ -59,6 +59,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from linksim._resources import data_path
     from linksim.definitions import load_definitions
     from linksim.demo.build import build_demo
+    from linksim.lint import lint
     from linksim.runs import apply, preview
 
     summary = build_demo(args.db, dataset=args.dataset, clicks=args.clicks, seed=args.seed)
@@ -68,6 +69,17 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     defs = load_definitions(data_path("demo-definitions.yaml"))
     con = connect(args.db, create=False)
     try:
+        # lint first: what in the definitions conflicts, and whom it touched in past clicks
+        for name, about in (
+            ("demo-definitions.yaml", ""),
+            ("conflicts-definitions.yaml", " (a file with a mistake of every kind)"),
+        ):
+            linted = lint(con, data_path(name))
+            head, *rest = linted.brief().splitlines()
+            print("\n".join([f"\n{head.replace(' (history', about + ' (history')}", *rest]))
+        print(
+            f"details and fixes: linksim lint {data_path('demo-definitions.yaml')} --db {args.db}"
+        )
         previewed = preview(con, defs, run_scripts=True)
         applied = apply(con, defs, progress=False)
         print(f"\n{previewed}\n")
@@ -111,6 +123,21 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_lint(args: argparse.Namespace) -> int:
+    from linksim.lint import lint
+    from linksim.scripts import import_scripts
+
+    for module in args.scripts or ():
+        import_scripts(module)
+    con = connect(args.db, create=False)
+    try:
+        result = lint(con, args.defs, history=not args.no_history)
+    finally:
+        con.close()
+    print(result.to_json() if args.json else result)
+    return EXIT_OK if result.ok else EXIT_FINDINGS
+
+
 def _cmd_undo(args: argparse.Namespace) -> int:
     from linksim.undo import undo
 
@@ -127,7 +154,8 @@ def _parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="linksim",
         description=__doc__.splitlines()[0] if __doc__ else None,
-        epilog="Exit codes: 0 ok; 1 findings (e.g. rows quarantined); 2 bad input or usage.",
+        epilog="Exit codes: 0 ok; 1 findings (rows quarantined, lint errors); 2 bad input or "
+        "usage.",
     )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
@@ -150,6 +178,25 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("file", help="a .csv, .parquet or .jsonl file")
     p.add_argument("--db", default=DEFAULT_DB, help=f"database file (default {DEFAULT_DB})")
     p.add_argument("--json", action="store_true", help="print the accounting as JSON")
+
+    p = command(
+        "lint",
+        _cmd_lint,
+        "find problems and conflicting actions in definitions, with the people they touched; "
+        "exit code 1 when any error is found",
+    )
+    p.add_argument("defs", help="definitions file (.yaml, .yml or .json)")
+    p.add_argument("--db", default=DEFAULT_DB, help=f"database file (default {DEFAULT_DB})")
+    p.add_argument("--json", action="store_true", help="print the findings as JSON")
+    p.add_argument(
+        "--no-history", action="store_true", help="do not count the people in past clicks"
+    )
+    p.add_argument(
+        "--scripts",
+        action="append",
+        metavar="MODULE",
+        help="import MODULE so that its @linksim.script functions register (repeatable)",
+    )
 
     for name, help in (
         ("preview", "show the changes the definitions would make; writes nothing to crm"),

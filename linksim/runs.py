@@ -40,7 +40,14 @@ from linksim.reversal import reverse_bot_changes
 from linksim.scripts import Script, registered_scripts
 from linksim.store.query import fetch_one, fetch_value, run, transaction
 
-__all__ = ["AFTER_SCRIPTS", "BEFORE_SCRIPTS", "apply", "pipeline_sql", "preview"]
+__all__ = [
+    "AFTER_SCRIPTS",
+    "BEFORE_SCRIPTS",
+    "apply",
+    "fire_history",
+    "pipeline_sql",
+    "preview",
+]
 
 BEFORE_SCRIPTS: tuple[Step, ...] = (*CLICK_STEPS, *RENDER_STEPS)
 AFTER_SCRIPTS: tuple[Step, ...] = (*STATE_STEPS, *CREATE_STEPS, *RESPOND_STEPS, *CHANGE_STEPS)
@@ -253,6 +260,20 @@ def _prepare(
     run(con, "CREATE OR REPLACE TEMP TABLE ls_freed_owners (owner_id BIGINT)")
     for macro in (*IP_MACROS, *MACROS):
         run(con, macro)
+
+
+def fire_history(con: duckdb.DuckDBPyConnection, defs: Definitions) -> int:
+    """Classify every click and fire ``defs`` on them: ``ls_classified`` and ``ls_fired``.
+
+    The first steps of a preview over all history, for counting who the actions reach (lint).
+    ``defs`` must be checked already. Returns the number of clicks.
+    """
+    compile_definitions(con, defs)
+    for macro in (*IP_MACROS, *MACROS):
+        run(con, macro)
+    _params(con, defs, None, None, None)
+    materialize(con, CLICK_STEPS, keep=("ls_classified", "ls_fired"))
+    return int(fetch_value(con, "SELECT count(*) FROM ls_classified"))
 
 
 def _pipeline(

@@ -40,7 +40,12 @@ def validation_problems(error: ValidationError, data: Any, source: str) -> list[
         if "field" in ctx:
             path.append(ctx["field"])
         model = models[0] if len(models) == 1 else None
-        problems.append(_located(path, data, source, _message(err, model, path)))
+        code = (
+            getattr(ctx.get("error"), "code", "invalid")
+            if err["type"] == "value_error"
+            else "invalid"
+        )
+        problems.append(_located(path, data, source, _message(err, model, path), code=code))
     return problems
 
 
@@ -58,6 +63,7 @@ def duplicate_problems(
                 source,
                 f"action id {action_id!r} is already used by action #{j + 1} of {where}; every "
                 "action id must be unique in the file",
+                code="duplicate-id",
             )
         )
     return problems
@@ -70,9 +76,23 @@ def problem(
     link: object = None,
     action: object = None,
     field: str | None = None,
+    code: str = "invalid",
+    path: list[Any] | None = None,
 ) -> Problem:
-    """A problem in the shape `DefinitionError` expects."""
-    return {"file": source, "link": link, "action": action, "field": field, "message": message}
+    """A problem in the shape `DefinitionError` expects.
+
+    ``code`` names its kind (the lint finding it becomes); ``path`` is where it is in the data as
+    read, e.g. ``["links", 0, "actions", 2, "redirect"]``, when known.
+    """
+    return {
+        "file": source,
+        "link": link,
+        "action": action,
+        "field": field,
+        "message": message,
+        "code": code,
+        "path": path,
+    }
 
 
 # --- where ----------------------------------------------------------------------------------------
@@ -141,8 +161,10 @@ def _action_label(data: Any, link: int, index: int) -> object:
     return action_id if isinstance(action_id, str) and action_id else f"#{index + 1}"
 
 
-def _located(path: list[Any], data: Any, source: str, message: str) -> Problem:
-    link = action = None
+def _located(
+    path: list[Any], data: Any, source: str, message: str, *, code: str = "invalid"
+) -> Problem:
+    full, link, action = list(path), None, None
     rest = path
     if len(rest) >= 2 and rest[0] == "links" and isinstance(rest[1], int):
         link = _link_label(data, rest[1])
@@ -152,7 +174,7 @@ def _located(path: list[Any], data: Any, source: str, message: str) -> Problem:
         else:
             rest = rest[2:]
     field = ".".join(str(step) for step in rest if not isinstance(step, int)) or None
-    return problem(source, message, link=link, action=action, field=field)
+    return problem(source, message, link=link, action=action, field=field, code=code, path=full)
 
 
 # --- what -----------------------------------------------------------------------------------------

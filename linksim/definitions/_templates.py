@@ -12,7 +12,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field
 
-__all__ = ["PLACEHOLDERS", "Template", "check_template", "split_template"]
+__all__ = ["PLACEHOLDERS", "Template", "TemplateError", "check_template", "split_template"]
 
 PLACEHOLDERS: tuple[str, ...] = (
     "mailing_name",
@@ -28,10 +28,16 @@ PLACEHOLDERS: tuple[str, ...] = (
 _ALLOWED = ", ".join("{" + name + "}" for name in PLACEHOLDERS)
 
 
-def _refuse(what: str, name: str | None = None) -> ValueError:
+class TemplateError(ValueError):
+    """A template using something other than the allowed placeholders."""
+
+    code = "bad-template"
+
+
+def _refuse(what: str, name: str | None = None) -> TemplateError:
     closest = difflib.get_close_matches(name, PLACEHOLDERS, n=1) if name else []
     hint = f"; did you mean {{{closest[0]}}}?" if closest else "."
-    return ValueError(
+    return TemplateError(
         f"{what}{hint} Templates may use only {_ALLOWED}, and {{{{ }}}} for literal braces"
     )
 
@@ -40,7 +46,7 @@ def split_template(text: str) -> list[tuple[str, str | None]]:
     """The template as (literal text, placeholder or ``None``) pairs, in order.
 
     Raises:
-        ValueError: the template uses something other than the allowed placeholders.
+        TemplateError: the template uses something other than the allowed placeholders.
 
     >>> split_template("Hi {first_name}, {{sic}}")
     [('Hi ', 'first_name'), (', {sic}', None)]
@@ -75,14 +81,14 @@ def split_template(text: str) -> list[tuple[str, str | None]]:
 
 
 def check_template(text: str) -> str:
-    """Return ``text`` if it is a valid template, else raise ``ValueError`` saying why.
+    """Return ``text`` if it is a valid template, else raise `TemplateError` saying why.
 
     >>> check_template("Clicked {link_name}")
     'Clicked {link_name}'
     >>> check_template("Hi {firstname}")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    ValueError: unknown placeholder {firstname} ...; did you mean {first_name}? ...
+    linksim.definitions._templates.TemplateError: unknown placeholder {firstname} ...; did you ...
     """
     split_template(text)
     return text

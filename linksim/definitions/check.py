@@ -116,7 +116,8 @@ def find_problems(
         source: the file name to put in each problem.
 
     Returns:
-        Problems in file order, each with ``file``, ``link``, ``action``, ``field``, ``message``.
+        Problems in file order, each with ``file``, ``link``, ``action``, ``field``, ``message``
+        and ``code`` (``unknown-name``, ``link-not-in-mailing`` or ``type-mismatch``).
 
     >>> from linksim.definitions.loading import parse_definitions
     >>> from linksim.store.connect import connect
@@ -142,15 +143,18 @@ def find_problems(
 
     problems: list[Problem] = []
     for ref in refs:
-        message = _unknown_message(ref, unknown_names, unknown_ids) or _unused_message(ref, unused)
+        message = _unknown_message(ref, unknown_names, unknown_ids)
         if message:
-            problems.append(_at(ref, source, message))
+            problems.append(_at(ref, source, message, "unknown-name"))
+        message = _unused_message(ref, unused)
+        if message:
+            problems.append(_at(ref, source, message, "link-not-in-mailing"))
         if ref.kind == "value" and ref.value[0] in fields:
             name, text = ref.value
             field_type, options = fields[name]
             message = value_problem(name, field_type, options, text)
             if message:
-                problems.append(_at(ref, source, message))
+                problems.append(_at(ref, source, message, "type-mismatch"))
     return problems
 
 
@@ -304,5 +308,5 @@ def _either(names: list[str]) -> str:
     return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " or " + quoted[-1]
 
 
-def _at(ref: _Ref, source: str | None, message: str) -> Problem:
-    return problem(source, message, link=ref.link, action=ref.action, field=ref.field)
+def _at(ref: _Ref, source: str | None, message: str, code: str) -> Problem:
+    return problem(source, message, link=ref.link, action=ref.action, field=ref.field, code=code)

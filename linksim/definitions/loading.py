@@ -20,7 +20,7 @@ from linksim.definitions._yaml import Loader
 from linksim.definitions.file import Definitions, duplicate_ids
 from linksim.errors import DefinitionError
 
-__all__ = ["load_definitions", "parse_definitions"]
+__all__ = ["load_definitions", "parse_definitions", "read_definitions_data"]
 
 _FORMATS = {".yaml": "yaml", ".yml": "yaml", ".json": "json"}
 
@@ -43,6 +43,15 @@ def load_definitions(path: str | os.PathLike[str]) -> Definitions:
     >>> load_definitions(path).links[0].actions[0].fire
     'every_click'
     """
+    return parse_definitions(read_definitions_data(path), source=str(path))
+
+
+def read_definitions_data(path: str | os.PathLike[str]) -> Any:
+    """The file's content as parsed YAML or JSON, not yet validated.
+
+    Raises:
+        DefinitionError: the file is missing, unreadable, or not valid YAML/JSON.
+    """
     source = str(path)
     fmt = _FORMATS.get(Path(source).suffix.lower())
     if fmt is None:
@@ -58,8 +67,7 @@ def load_definitions(path: str | os.PathLike[str]) -> Definitions:
         raise DefinitionError([problem(source, message)]) from None
     except OSError as exc:
         raise DefinitionError([problem(source, f"cannot read the file: {exc.strerror}")]) from None
-    data = _parse_yaml(text, source) if fmt == "yaml" else _parse_json(text, source)
-    return parse_definitions(data, source=source)
+    return _parse_yaml(text, source) if fmt == "yaml" else _parse_json(text, source)
 
 
 def parse_definitions(data: Any, source: str = "<dict>") -> Definitions:
