@@ -95,9 +95,7 @@ def _reference_plan(
         assert spec.span is not None
         starts = sorted({since + (t - since) // spec.span * spec.span for t, _ in ordered})
     stops = [*starts[1:], until]
-    return [
-        (a, b, sum(a <= t < b for t, _ in ordered)) for a, b in zip(starts, stops, strict=True)
-    ]
+    return [(a, b, sum(a <= t < b for t, _ in ordered)) for a, b in zip(starts, stops, strict=True)]
 
 
 @pytest.mark.parametrize("seed", range(12))
@@ -109,7 +107,8 @@ def test_plans_match_their_definition_on_random_clicks(
     rng = random.Random(seed)
     base = dt.datetime(2026, 3, 1, 12)
     times = [
-        base + dt.timedelta(seconds=rng.choice([0, 1, 59, 60, 61, 119, 3600, 86_399]))
+        base
+        + dt.timedelta(seconds=rng.choice([0, 1, 59, 60, 61, 119, 3600, 86_399]))
         + dt.timedelta(microseconds=rng.choice([0, 0, 1, 500_000]))
         for _ in range(rng.randint(1, 60))
     ]
