@@ -138,6 +138,30 @@ def _cmd_lint(args: argparse.Namespace) -> int:
     return EXIT_OK if result.ok else EXIT_FINDINGS
 
 
+def _cmd_simulate(args: argparse.Namespace) -> int:
+    from linksim.definitions import load_definitions
+    from linksim.simulate import simulate
+
+    defs = load_definitions(args.defs)
+    con = connect(
+        args.db, create=False, memory_limit=args.memory_limit, temp_directory=args.temp_dir
+    )
+    try:
+        result = simulate(
+            con,
+            defs,
+            args.mailing,
+            runs=args.runs,
+            by=args.by,
+            send_at=args.send_at,
+            seed=args.seed,
+        )
+    finally:
+        con.close()
+    print(result.to_json() if args.json else result)
+    return EXIT_OK
+
+
 def _cmd_undo(args: argparse.Namespace) -> int:
     from linksim.undo import undo
 
@@ -230,6 +254,35 @@ def _parser() -> argparse.ArgumentParser:
                 help="commit in batches of a time span (1d, 12h, 30min, 2w) or a number of "
                 "clicks (100000), in time order; a re-run resumes after the last committed batch",
             )
+
+    p = command(
+        "simulate",
+        _cmd_simulate,
+        "simulate a planned mailing many times: clickers per link, changes, follow-ups per "
+        "owner and day against capacity, tickets, with intervals",
+    )
+    p.add_argument("defs", help="definitions file (.yaml, .yml or .json)")
+    p.add_argument("--db", default=DEFAULT_DB, help=f"database file (default {DEFAULT_DB})")
+    p.add_argument("--mailing", type=_positive_int, required=True, help="the planned mailing id")
+    p.add_argument("--runs", type=_positive_int, default=1000, help="simulated worlds (1000)")
+    p.add_argument(
+        "--by",
+        metavar="FIELD",
+        help="also count clickers per value of an extra field or contact.category|business|country",
+    )
+    p.add_argument(
+        "--send-at",
+        type=_timestamp,
+        help="when it is sent (UTC); default: its sent_at, else the next full hour",
+    )
+    p.add_argument("--seed", type=int, default=0, help="the same seed gives the same worlds")
+    p.add_argument("--json", action="store_true", help="print the distributions as JSON")
+    p.add_argument(
+        "--memory-limit", metavar="SIZE", help="DuckDB memory limit, e.g. 4GB (spills beyond)"
+    )
+    p.add_argument(
+        "--temp-dir", metavar="DIR", help="where DuckDB spills (default: DB.tmp beside it)"
+    )
 
     p = command(
         "undo",

@@ -47,6 +47,7 @@ __all__ = [
     "fire_history",
     "pipeline_sql",
     "preview",
+    "simulate_pipeline",
 ]
 
 BEFORE_SCRIPTS: tuple[Step, ...] = (*CLICK_STEPS, *RENDER_STEPS)
@@ -274,6 +275,30 @@ def fire_history(con: duckdb.DuckDBPyConnection, defs: Definitions) -> int:
     _params(con, defs, None, None, None)
     materialize(con, CLICK_STEPS, keep=("ls_classified", "ls_fired"))
     return int(fetch_value(con, "SELECT count(*) FROM ls_classified"))
+
+
+def simulate_pipeline(
+    con: duckdb.DuckDBPyConnection, defs: Definitions, *, since: dt.datetime, mailing: int
+) -> dict[str, int]:
+    """The change set of a mailing's clicks since ``since``, as a preview computes it, without
+    checks, run records or scripts (the simulation's sandbox; see linksim.simulate.worlds).
+
+    Leaves the pipeline's outputs and ``ls_fired`` on ``con``; returns the click counts.
+    """
+    compile_definitions(con, defs)
+    run(con, "CREATE OR REPLACE TEMP TABLE ls_freed_owners (owner_id BIGINT)")
+    for macro in (*IP_MACROS, *MACROS):
+        run(con, macro)
+    _params(con, defs, since, None, mailing)
+    materialize(con, BEFORE_SCRIPTS, keep=("ls_classified", "ls_fired"), later=AFTER_SCRIPTS)
+    counts = _counts(con)
+    run(con, "DROP TABLE ls_classified")
+    run_scripts(con, {}, execute=False)
+    materialize(con, AFTER_SCRIPTS, keep=(*OUTPUTS, "ls_fired"))
+    for step in BEFORE_SCRIPTS:
+        if step.relation != "ls_fired":
+            run(con, f"DROP TABLE IF EXISTS {step.relation}")
+    return counts
 
 
 def _pipeline(

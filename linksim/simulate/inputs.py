@@ -56,10 +56,46 @@ def build_clicked(con: duckdb.DuckDBPyConnection, defs: Definitions) -> int:
         GROUP BY c.mailing_id, c.link_id, c.person_id
         """,
     )
+    run(con, _HISTORY_CLICKS)
+    run(con, _TIMING.format(quantiles=_QUANTILES))
     for relation in ("ls_classified", "ls_fired"):
         run(con, f"DROP TABLE IF EXISTS {relation}")
     row = con.execute("SELECT coalesce(sum(clicks), 0) FROM sim_clicked").fetchall()
     return int(row[0][0])
+
+
+# The eligible clicks on links with actions, one by one: a simulated world needs its persons'
+# past clicks there (the earliest click of a `once` action, `{link_hits}`).
+_HISTORY_CLICKS = """
+CREATE OR REPLACE TEMP TABLE sim_history_click AS
+SELECT click_id, mailing_id, link_id, person_id, clicked_at
+FROM ls_classified
+WHERE bot_reason IS NULL AND quarantine_reason IS NULL
+  AND link_id IN (SELECT link_id FROM ls_def_link_action)
+"""
+
+_QUANTILES = "[" + ", ".join(f"{(i + 0.5) / 100:.3f}" for i in range(100)) + "]"
+
+# When clicks come: delivery to first click, first click to each repeat (100 quantiles each),
+# and the chance of one more click on a link (a geometric number of repeats).
+_TIMING = """
+CREATE OR REPLACE TEMP TABLE sim_timing AS
+WITH eligible AS (
+    SELECT mailing_id, link_id, person_id, clicked_at FROM ls_classified
+    WHERE bot_reason IS NULL AND quarantine_reason IS NULL
+),
+gaps AS (
+    SELECT epoch(e.clicked_at - c.first_at) AS s
+    FROM eligible e JOIN sim_clicked c USING (mailing_id, link_id, person_id)
+    WHERE e.clicked_at > c.first_at
+),
+delays AS (
+    SELECT epoch(first_at - delivered_at) AS s FROM sim_clicked WHERE first_at >= delivered_at
+)
+SELECT coalesce((SELECT quantile_cont(s, {quantiles}) FROM delays), [3600.0]) AS delay_q,
+       coalesce((SELECT quantile_cont(s, {quantiles}) FROM gaps), [600.0]) AS gap_q,
+       (SELECT sum(clicks - 1) / sum(clicks) FROM sim_clicked) AS extra_q
+"""
 
 
 def build_hist(con: duckdb.DuckDBPyConnection, which: str, params: dict[str, object]) -> None:

@@ -1,0 +1,277 @@
+"""Every simulated world through the engine in one pass, in a sandbox catalog.
+
+The worlds must not see each other: one world's click must not make another's person a member
+already, use up a sales rep's capacity there, or count as the earlier click of a `once` action.
+So the sandbox (an in-memory catalog, made the default with ``USE`` while the engine runs, the
+real database read beside it) holds, per world:
+
+- its own copy of each person who clicks in it and of their contact, under a virtual id
+  ``world * WORLD + id`` — with the person's fields and memberships that the definitions name,
+  and their past eligible clicks on links with actions (what `once` and ``{link_hits}`` look at);
+- its own stretch of time: world ``w`` happens ``w * SHIFT`` later (whole weeks, so weekdays
+  stay), so the sales reps — real ids, since definitions name them — have a calendar per world,
+  copied from their real appointments around the send.
+
+The engine then runs unchanged, as a preview over the planned mailing's scope (scripts are not
+called), and ``sim_out_*`` keep what each world did: changes, follow-ups per owner and local
+day against capacity, tickets, script calls.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import duckdb
+
+from linksim._rng import Rng
+from linksim.definitions import Definitions
+from linksim.engine.compile import compile_definitions
+from linksim.runs import simulate_pipeline
+from linksim.store.connect import init_schema
+from linksim.store.query import fetch_value, run
+
+__all__ = ["SHIFT", "WORLD", "run_worlds", "simulated_clicks"]
+
+WORLD = 1 << 32  # virtual id = world * WORLD + real id
+SHIFT = dt.timedelta(weeks=52)  # world w happens w * SHIFT after world 0
+CALENDAR = dt.timedelta(weeks=8)  # the real appointments copied into each world's calendar
+SANDBOX = "linksim_sim"
+FIRST_STREAM, EXTRA_STREAM, GAP_STREAM = 21, 22, 23
+MAX_EXTRA = 10  # repeat clicks of one link, at most
+
+
+def simulated_clicks(con: duckdb.DuckDBPyConnection, send_at: dt.datetime, seed: int) -> None:
+    """``sim_clicks`` (world, mailing_id, link_id, person_id, clicked_at): from ``sim_clicker``.
+
+    The first click comes after the send by a delay drawn from history's (``sim_timing``);
+    then ``Geometric`` more, as often as history's clickers clicked again, each after a gap drawn
+    from history's. Times are world 0's; the sandbox shifts them.
+    """
+    rng = Rng(seed)
+    n = int(fetch_value(con, "SELECT count(*) FROM sim_target"))
+    key = f"s.world * {n} + s.opp_no"
+    run(
+        con,
+        f"""
+        CREATE OR REPLACE TEMP TABLE sim_clicks AS
+        WITH first AS (
+            SELECT s.world, s.opp_no, s.mailing_id, s.link_id, s.person_id,
+                   $send_at::TIMESTAMP + to_microseconds(CAST(1e6 * t.delay_q[
+                       1 + floor({rng.u(key, FIRST_STREAM)} * len(t.delay_q))::INTEGER]
+                     AS BIGINT)) AS first_at,
+                   CASE WHEN t.extra_q > 0 THEN least({MAX_EXTRA},
+                       floor(ln({rng.u(key, EXTRA_STREAM)}) / ln(t.extra_q)))::INTEGER
+                        ELSE 0 END AS extra
+            FROM sim_clicker s, sim_timing t
+        )
+        SELECT world, mailing_id, link_id, person_id, first_at AS clicked_at FROM first
+        UNION ALL
+        SELECT f.world, f.mailing_id, f.link_id, f.person_id,
+               f.first_at + to_microseconds(CAST(1e6 * t.gap_q[
+                   1 + floor({rng.u(f"(f.world * {n} + f.opp_no) * 16 + k", GAP_STREAM)}
+                             * len(t.gap_q))::INTEGER] AS BIGINT))
+        FROM first f, sim_timing t, range(1, f.extra + 1) r(k)
+        WHERE f.extra > 0
+        """,
+        {"send_at": send_at},
+    )
+
+
+def run_worlds(
+    con: duckdb.DuckDBPyConnection,
+    defs: Definitions,
+    *,
+    mailing: int,
+    send_at: dt.datetime,
+) -> dict[str, int]:
+    """Run the engine over ``sim_clicks`` of every world; fill the ``sim_out_*`` tables."""
+    real = str(fetch_value(con, "SELECT current_database()"))
+    quiet = defs.model_copy(
+        update={"bot_filter": defs.bot_filter.model_copy(update={"enabled": False})}
+    )
+    compile_definitions(con, quiet)  # the names below come from the compiled definitions
+    run(con, f"ATTACH ':memory:' AS {SANDBOX}")
+    try:
+        run(con, f"USE {SANDBOX}")
+        init_schema(con)
+        _fill(con, _quoted(real), mailing, send_at)
+        counts = simulate_pipeline(con, quiet, since=send_at, mailing=mailing)
+        _collect(con, send_at)
+    finally:
+        run(con, f"USE {_quoted(real)}")
+        run(con, f"DETACH {SANDBOX}")
+        run(con, "DROP TABLE IF EXISTS ls_fired")
+    return counts
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _fill(con: duckdb.DuckDBPyConnection, real: str, mailing: int, send_at: dt.datetime) -> None:
+    params = {"world": WORLD, "shift": SHIFT, "send_at": send_at, "mailing": mailing}
+    for statement in _FILL:
+        run(con, statement.format(real=real), _used(statement, params))
+
+
+def _used(statement: str, params: dict[str, object]) -> dict[str, object]:
+    return {k: v for k, v in params.items() if f"${k}" in statement}
+
+
+def _collect(con: duckdb.DuckDBPyConnection, send_at: dt.datetime) -> None:
+    params = {"world": WORLD, "shift": SHIFT, "send_at": send_at}
+    for statement in _COLLECT:
+        run(con, statement, _used(statement, params))
+
+
+# The sandbox's rows, in dependency order. {real} is the real catalog.
+_FILL = (
+    # who exists in which world
+    """
+    CREATE OR REPLACE TEMP TABLE sim_vperson AS
+    SELECT DISTINCT c.world, c.person_id, c.world * $world + c.person_id AS vid
+    FROM sim_clicks c
+    """,
+    "INSERT INTO crm.associate SELECT * FROM {real}.crm.associate",
+    "INSERT INTO crm.extra_field SELECT * FROM {real}.crm.extra_field",
+    "INSERT INTO crm.interest SELECT * FROM {real}.crm.interest",
+    "INSERT INTO crm.selection SELECT * FROM {real}.crm.selection",
+    "INSERT INTO crm.project SELECT * FROM {real}.crm.project",
+    """
+    INSERT INTO crm.contact BY NAME
+    SELECT DISTINCT v.world * $world + c.contact_id AS contact_id, c.name, c.category,
+           c.business, c.country, c.owner_id
+    FROM sim_vperson v
+    JOIN {real}.crm.person p ON p.person_id = v.person_id
+    JOIN {real}.crm.contact c ON c.contact_id = p.contact_id
+    """,
+    """
+    INSERT INTO crm.person BY NAME
+    SELECT v.vid AS person_id, v.world * $world + p.contact_id AS contact_id, p.first_name,
+           p.last_name, p.email, p.owner_id
+    FROM sim_vperson v JOIN {real}.crm.person p ON p.person_id = v.person_id
+    """,
+    # the state the definitions read: fields, memberships (person and contact)
+    """
+    INSERT INTO crm.person_field BY NAME
+    SELECT v.vid AS person_id, f.field, f.value, f.set_at
+    FROM sim_vperson v JOIN {real}.crm.person_field f ON f.person_id = v.person_id
+    WHERE f.field IN (SELECT target FROM ls_def_state_op WHERE kind = 'field'
+                      UNION SELECT name FROM ls_def_prefill)
+    """,
+    """
+    INSERT INTO crm.person_interest BY NAME
+    SELECT v.vid AS person_id, m.interest_id, m.since
+    FROM sim_vperson v JOIN {real}.crm.person_interest m ON m.person_id = v.person_id
+    WHERE m.interest_id IN (SELECT target_id FROM ls_def_state_op
+                            WHERE kind = 'interest' AND scope = 'person')
+    """,
+    """
+    INSERT INTO crm.contact_interest BY NAME
+    SELECT DISTINCT v.world * $world + m.contact_id AS contact_id, m.interest_id, m.since
+    FROM sim_vperson v
+    JOIN {real}.crm.person p ON p.person_id = v.person_id
+    JOIN {real}.crm.contact_interest m ON m.contact_id = p.contact_id
+    WHERE m.interest_id IN (SELECT target_id FROM ls_def_state_op
+                            WHERE kind = 'interest' AND scope = 'contact')
+    """,
+    """
+    INSERT INTO crm.selection_member BY NAME
+    SELECT m.selection_id, v.vid AS person_id, m.since
+    FROM sim_vperson v JOIN {real}.crm.selection_member m ON m.person_id = v.person_id
+    WHERE m.selection_id IN (SELECT target_id FROM ls_def_state_op WHERE kind = 'selection')
+    """,
+    """
+    INSERT INTO crm.project_member BY NAME
+    SELECT m.project_id, v.vid AS person_id, m.since
+    FROM sim_vperson v JOIN {real}.crm.project_member m ON m.person_id = v.person_id
+    WHERE m.project_id IN (SELECT target_id FROM ls_def_state_op WHERE kind = 'project')
+    """,
+    # each world's calendar: the real appointments around the send, shifted into its time
+    """
+    INSERT INTO crm.appointment BY NAME
+    SELECT a.appointment_id || '#' || w.world AS appointment_id, a.kind, a.task_type,
+           a.owner_id, a.created_by_id, a.description,
+           a.starts_at + w.world * $shift AS starts_at, a.duration_minutes
+    FROM (SELECT DISTINCT world FROM sim_vperson) w
+    CROSS JOIN {real}.crm.appointment a
+    WHERE a.starts_at >= $send_at::TIMESTAMP - INTERVAL 1 DAY
+      AND a.starts_at < $send_at::TIMESTAMP + INTERVAL 8 WEEK
+    """,
+    # mailings and links as they are; the planned mailing as sent
+    "INSERT INTO mail.mailing SELECT * FROM {real}.mail.mailing",
+    "UPDATE mail.mailing SET sent_at = $send_at WHERE mailing_id = $mailing",
+    "INSERT INTO mail.link SELECT * FROM {real}.mail.link",
+    "INSERT INTO mail.mailing_link SELECT * FROM {real}.mail.mailing_link",
+    """
+    INSERT INTO mail.recipient BY NAME
+    SELECT $mailing AS mailing_id, vid AS person_id,
+           $send_at::TIMESTAMP + world * $shift AS delivered_at
+    FROM sim_vperson
+    """,
+    # the clicks: each world's persons' past eligible clicks on links with actions, then the
+    # simulated ones, in their world's time; ids in time order, ties as they were
+    """
+    INSERT INTO mail.click BY NAME
+    SELECT row_number() OVER (ORDER BY clicked_at, sim, source_id) AS click_id, mailing_id,
+           link_id, person_id, clicked_at
+    FROM (
+        SELECT c.mailing_id, c.link_id, v.vid AS person_id, c.clicked_at, 0 AS sim,
+               c.click_id AS source_id
+        FROM sim_vperson v
+        JOIN sim_history_click c ON c.person_id = v.person_id
+        UNION ALL
+        SELECT c.mailing_id, c.link_id, c.world * $world + c.person_id,
+               c.clicked_at + c.world * $shift, 1, row_number() OVER ()
+        FROM sim_clicks c
+    )
+    """,
+)
+
+# What each world did (world = virtual id // WORLD; days back in world 0's time).
+_COLLECT = (
+    """
+    CREATE OR REPLACE TEMP TABLE sim_out_changes AS
+    SELECT person_id // $world AS world, action_id, target_kind,
+           CASE WHEN target_kind IN ('appointment', 'ticket') THEN NULL ELSE target END
+             AS target,
+           count(*) AS changes, count(DISTINCT person_id) AS people
+    FROM ls_changes
+    GROUP BY ALL
+    """,
+    """
+    CREATE OR REPLACE TEMP TABLE sim_out_follow_ups AS
+    WITH new AS (
+        SELECT a.person_id // $world AS world, a.owner_id,
+               CAST(ls_local(a.starts_at, coalesce(s.timezone, 'UTC')) AS DATE) AS local_day
+        FROM ls_appointment_out a LEFT JOIN crm.associate s ON s.associate_id = a.owner_id
+    ),
+    booked AS (
+        SELECT a.owner_id, CAST(ls_local(a.starts_at, coalesce(s.timezone, 'UTC')) AS DATE)
+                 AS local_day, count(*) AS booked
+        FROM crm.appointment a LEFT JOIN crm.associate s ON s.associate_id = a.owner_id
+        GROUP BY ALL
+    )
+    SELECT n.world, n.owner_id,
+           CAST(n.local_day - n.world * $shift AS DATE) AS day,
+           count(*) AS follow_ups, any_value(coalesce(b.booked, 0)) + count(*) AS appointments,
+           any_value(s.daily_capacity) AS daily_capacity
+    FROM new n
+    LEFT JOIN booked b USING (owner_id, local_day)
+    LEFT JOIN crm.associate s ON s.associate_id = n.owner_id
+    GROUP BY n.world, n.owner_id, n.local_day
+    """,
+    """
+    CREATE OR REPLACE TEMP TABLE sim_out_scripts AS
+    SELECT person_id // $world AS world, action_id, count(*) AS calls
+    FROM ls_fired
+    WHERE in_scope AND type = 'script'
+    GROUP BY ALL
+    """,
+    """
+    CREATE OR REPLACE TEMP TABLE sim_out_tickets AS
+    SELECT person_id // $world AS world, category, priority, count(*) AS tickets
+    FROM ls_ticket_out
+    GROUP BY ALL
+    """,
+)

@@ -1,0 +1,210 @@
+"""simulate: calibrated on Hillstrom, and each simulated world fires what real clicks would."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+
+import linksim
+from linksim._resources import data_path
+from linksim.cli import main
+from linksim.demo.build import build_demo
+from linksim.errors import UsageError
+from linksim.simulate import SimulationResult, calibrate, simulate
+
+PLANNED = 2026111  # "Product news November 2026": recipients and links, no clicks
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("simulate") / "demo.duckdb"
+    build_demo(path, clicks=5_000)
+    return path
+
+
+@pytest.fixture
+def con(demo: Path, tmp_path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    copy = tmp_path / "demo.duckdb"
+    shutil.copy(demo, copy)
+    connection = linksim.connect(copy, create=False)
+    yield connection
+    connection.close()
+
+
+@pytest.fixture(scope="module")
+def defs() -> linksim.Definitions:
+    return linksim.load_definitions(data_path("demo-definitions.yaml"))
+
+
+# --- calibration ----------------------------------------------------------------------------------
+
+
+def test_hillstrom_backtest_is_calibrated_and_beats_the_base_rate(tmp_path: Path) -> None:
+    path = tmp_path / "hillstrom.duckdb"
+    build_demo(path, dataset="hillstrom")
+    con = linksim.connect(path, create=False)
+    try:
+        result = calibrate.hillstrom_backtest(
+            con, linksim.parse_definitions({"version": 1, "links": []}), worlds=300
+        )
+    finally:
+        con.close()
+    assert len(result.cells) > 200  # 5 folds x 2 mailings x (all + every covariate value)
+    assert result.coverage90 >= 0.80, result.summary()
+    assert result.mae < result.base_mae, result.summary()
+    # and the intervals are not simply huge: the 50% interval holds about half
+    assert 0.35 <= result.coverage50 <= 0.75, result.summary()
+
+
+# --- the simulation -------------------------------------------------------------------------------
+
+
+def test_simulate_gives_the_spec_json_and_is_reproducible(
+    con: duckdb.DuckDBPyConnection, defs: linksim.Definitions
+) -> None:
+    first = simulate(con, defs, PLANNED, runs=40, seed=3, by="contact.category")
+    assert isinstance(first, SimulationResult)
+    out = first.to_dict()
+    assert out["runs"] == 40
+    row = out["metrics"][0]
+    assert {"metric", "key", "mean", "p05", "p50", "p95"} <= set(row)
+    clickers = first.metric("clickers")
+    links = sorted(
+        r[0]
+        for r in con.execute(
+            "SELECT link_id FROM mail.mailing_link WHERE mailing_id = ?", [PLANNED]
+        ).fetchall()
+    )
+    assert sorted(int(k) for k in clickers["key"]) == links
+    assert (clickers["p05"] <= clickers["p50"]).all() and (clickers["p50"] <= clickers["p95"]).all()
+    by = first.metric("clickers_by")
+    assert not by.empty and all("|" in k for k in by["key"])
+    again = simulate(con, defs, PLANNED, runs=40, seed=3, by="contact.category")
+    pd.testing.assert_frame_equal(first.metrics, again.metrics)
+    other = simulate(con, defs, PLANNED, runs=40, seed=4, by="contact.category")
+    assert not first.metrics["mean"].equals(other.metrics["mean"])
+    json.dumps(out)  # JSON-ready
+
+
+def test_a_simulated_world_fires_what_its_clicks_fire_for_real(
+    con: duckdb.DuckDBPyConnection, defs: linksim.Definitions
+) -> None:
+    # World 0 lives at the real time: load its clicks as real clicks of the planned mailing
+    # and preview them; every count the simulation kept for world 0 must be what the preview
+    # shows. (The bot filter is off in both: simulated clicks are people's.)
+    send_at = pd.Timestamp("2026-11-03 07:30").to_pydatetime()
+    quiet = defs.model_copy(
+        update={"bot_filter": defs.bot_filter.model_copy(update={"enabled": False})}
+    )
+    simulate(con, quiet, PLANNED, runs=3, seed=11, send_at=send_at)
+    world = con.execute(
+        "SELECT mailing_id, link_id, person_id, clicked_at FROM sim_clicks WHERE world = 0"
+        " ORDER BY clicked_at"
+    ).df()
+    assert len(world) > 50
+    expected = {
+        "changes": con.execute(
+            "SELECT action_id, target_kind, coalesce(target, ''), people FROM sim_out_changes"
+            " WHERE world = 0"
+        ).fetchall(),
+        "follow_ups": con.execute(
+            "SELECT owner_id, day, follow_ups FROM sim_out_follow_ups WHERE world = 0"
+        ).fetchall(),
+        "tickets": con.execute(
+            "SELECT category, priority, tickets FROM sim_out_tickets WHERE world = 0"
+        ).fetchall(),
+    }
+    con.execute(
+        "UPDATE mail.mailing SET sent_at = ? WHERE mailing_id = ?", [send_at, PLANNED]
+    ).fetchall()
+    con.execute(
+        "UPDATE mail.recipient SET delivered_at = ? WHERE mailing_id = ?", [send_at, PLANNED]
+    ).fetchall()
+    (first_id,) = con.execute("SELECT max(click_id) + 1 FROM mail.click").fetchall()[0]
+    world.insert(0, "click_id", range(first_id, first_id + len(world)))
+    report = linksim.load(con, "mail.click", world)
+    assert report.loaded == len(world)
+    preview = linksim.preview(con, quiet, mailing=PLANNED, since=send_at)
+    changes = preview.changes
+    got = (
+        changes.assign(
+            target=changes["target"].where(
+                ~changes["target_kind"].isin(["appointment", "ticket"]), ""
+            )
+        )
+        .groupby(["action_id", "target_kind", "target"])["person_id"]
+        .nunique()
+    )
+    assert sorted((a, k, t, int(n)) for (a, k, t), n in got.items()) == sorted(
+        (a, k, t, int(n)) for a, k, t, n in expected["changes"]
+    )
+    appointments = preview.appointments
+    tz = con.execute("SELECT associate_id, timezone FROM crm.associate").fetchall()
+    zones = dict(tz)
+    local_days = appointments.apply(
+        lambda a: (
+            pd.Timestamp(a["starts_at"])
+            .tz_localize("UTC")
+            .tz_convert(zones.get(a["owner_id"]) or "UTC")
+            .date()
+        ),
+        axis=1,
+    )
+    per_day = appointments.assign(day=local_days).groupby(["owner_id", "day"]).size()
+    assert sorted((int(o), d, int(n)) for (o, d), n in per_day.items()) == sorted(
+        (int(o), d, int(n)) for o, d, n in expected["follow_ups"]
+    )
+    tickets = preview.tickets.groupby(["category", "priority"]).size()
+    assert sorted((c, p, int(n)) for (c, p), n in tickets.items()) == sorted(
+        (c, p, int(n)) for c, p, n in expected["tickets"]
+    )
+
+
+def test_simulate_refuses_what_it_cannot_do(
+    con: duckdb.DuckDBPyConnection, defs: linksim.Definitions
+) -> None:
+    with pytest.raises(UsageError, match="no such mailing"):
+        simulate(con, defs, 999, runs=5)
+    with pytest.raises(UsageError, match="clicks already"):
+        simulate(con, defs, 2026031, runs=5)
+    with pytest.raises(UsageError, match="not an extra field"):
+        simulate(con, defs, PLANNED, runs=5, by="shoe_size")
+
+
+def test_cli_simulate_json(demo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    defs = str(data_path("demo-definitions.yaml"))
+    args = ["simulate", defs, "--db", str(demo), "--mailing", str(PLANNED), "--runs", "20"]
+    assert main([*args, "--json", "--by", "job_role"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["runs"] == 20 and {m["metric"] for m in out["metrics"]} >= {
+        "clickers",
+        "clickers_by",
+        "changes",
+        "follow_ups",
+        "tickets",
+    }
+    assert main(args) == 0
+    assert "Clickers per link" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as stop:
+        main([*args[:-2], "--runs", "0"])
+    assert stop.value.code == 2
+
+
+def test_result_renders_and_plots(
+    con: duckdb.DuckDBPyConnection, defs: linksim.Definitions
+) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    result = simulate(con, defs, PLANNED, runs=20, seed=1)
+    page = result._repr_html_()
+    assert "<table" in page and "Clickers per link" in page
+    fan, heat = result.plot_fan(), result.plot_workload()
+    assert fan.axes and fan.axes[0].get_xlabel() == "hours after the send"
+    assert heat.axes[0].get_ylabel() == "owner (associate id)"
