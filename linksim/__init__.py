@@ -15,10 +15,11 @@ from linksim.definitions import (
     parse_definitions,
 )
 from linksim.errors import DatabaseError, DefinitionError, InputError, LinksimError, UsageError
-from linksim.lint import LintResult, lint
+from linksim.linting import LintResult, lint
 from linksim.result import RunResult
 from linksim.runs import apply, preview
 from linksim.scripts import script
+from linksim.simulation import SimulationResult, simulate
 from linksim.store.connect import connect
 from linksim.store.load import LoadReport, load
 from linksim.undo import UndoResult, undo
@@ -32,6 +33,7 @@ __all__ = [
     "LintResult",
     "LoadReport",
     "RunResult",
+    "SimulationResult",
     "UndoResult",
     "UsageError",
     "apply",
@@ -44,5 +46,6 @@ __all__ = [
     "parse_definitions",
     "preview",
     "script",
+    "simulate",
     "undo",
 ]

@@ -59,7 +59,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from linksim._resources import data_path
     from linksim.definitions import load_definitions
     from linksim.demo.build import build_demo
-    from linksim.lint import lint
+    from linksim.linting import lint
     from linksim.runs import apply, preview
 
     summary = build_demo(args.db, dataset=args.dataset, clicks=args.clicks, seed=args.seed)
@@ -124,7 +124,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_lint(args: argparse.Namespace) -> int:
-    from linksim.lint import lint
+    from linksim.linting import lint
     from linksim.scripts import import_scripts
 
     for module in args.scripts or ():
@@ -140,7 +140,7 @@ def _cmd_lint(args: argparse.Namespace) -> int:
 
 def _cmd_simulate(args: argparse.Namespace) -> int:
     from linksim.definitions import load_definitions
-    from linksim.simulate import simulate
+    from linksim.simulation import simulate
 
     defs = load_definitions(args.defs)
     con = connect(

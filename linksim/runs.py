@@ -281,7 +281,8 @@ def simulate_pipeline(
     con: duckdb.DuckDBPyConnection, defs: Definitions, *, since: dt.datetime, mailing: int
 ) -> dict[str, int]:
     """The change set of a mailing's clicks since ``since``, as a preview computes it, without
-    checks, run records or scripts (the simulation's sandbox; see linksim.simulate.worlds).
+    checks, run records, scripts or responses (the simulation's sandbox; see
+    linksim.simulation.worlds).
 
     Leaves the pipeline's outputs and ``ls_fired`` on ``con``; returns the click counts.
     """
@@ -294,7 +295,9 @@ def simulate_pipeline(
     counts = _counts(con)
     run(con, "DROP TABLE ls_classified")
     run_scripts(con, {}, execute=False)
-    materialize(con, AFTER_SCRIPTS, keep=(*OUTPUTS, "ls_fired"))
+    # what a response shows changes nothing in the CRM: the simulation does not render them
+    changing = [s for s in AFTER_SCRIPTS if s not in RESPOND_STEPS]
+    materialize(con, changing, keep=(*OUTPUTS, "ls_fired"))
     for step in BEFORE_SCRIPTS:
         if step.relation != "ls_fired":
             run(con, f"DROP TABLE IF EXISTS {step.relation}")

@@ -12,6 +12,7 @@ EXPORTED = sorted(
         "LintResult",
         "LoadReport",
         "RunResult",
+        "SimulationResult",
         "UndoResult",
         "UsageError",
         "apply",
@@ -24,6 +25,7 @@ EXPORTED = sorted(
         "parse_definitions",
         "preview",
         "script",
+        "simulate",
         "undo",
     ]
 )

@@ -16,7 +16,7 @@ import linksim
 from linksim._resources import data_path
 from linksim.cli import main
 from linksim.demo.build import build_demo
-from linksim.lint import CODES, Finding, LintResult, lint
+from linksim.linting import CODES, Finding, LintResult, lint
 
 T0 = dt.datetime(2026, 3, 2, 9, 0)
 

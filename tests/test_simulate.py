@@ -16,7 +16,7 @@ from linksim._resources import data_path
 from linksim.cli import main
 from linksim.demo.build import build_demo
 from linksim.errors import UsageError
-from linksim.simulate import SimulationResult, calibrate, simulate
+from linksim.simulation import SimulationResult, calibrate, simulate
 
 PLANNED = 2026111  # "Product news November 2026": recipients and links, no clicks
 
@@ -90,6 +90,16 @@ def test_simulate_gives_the_spec_json_and_is_reproducible(
     other = simulate(con, defs, PLANNED, runs=40, seed=4, by="contact.category")
     assert not first.metrics["mean"].equals(other.metrics["mean"])
     json.dumps(out)  # JSON-ready
+
+
+def test_passes_through_the_engine_do_not_change_the_result(
+    con: duckdb.DuckDBPyConnection, defs: linksim.Definitions
+) -> None:
+    one = simulate(con, defs, PLANNED, runs=12, seed=5)
+    many = simulate(con, defs, PLANNED, runs=12, seed=5, pass_clicks=300)
+    assert con.execute("SELECT count(DISTINCT world) FROM sim_clicks").fetchall()[0][0] == 12
+    pd.testing.assert_frame_equal(one.metrics, many.metrics)
+    pd.testing.assert_frame_equal(one.capacity, many.capacity)
 
 
 def test_a_simulated_world_fires_what_its_clicks_fire_for_real(

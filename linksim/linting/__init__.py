@@ -1,11 +1,11 @@
 """`linksim lint`: problems and conflicts of link actions, with the people they touched.
 
->>> from linksim.lint import CODES
+>>> from linksim.linting import CODES
 >>> CODES["add-and-remove"][0]
 'warning'
 """
 
-from linksim.lint.findings import CODES, SEVERITIES, Finding, LintResult
-from linksim.lint.linter import lint
+from linksim.linting.findings import CODES, SEVERITIES, Finding, LintResult
+from linksim.linting.linter import lint
 
 __all__ = ["CODES", "SEVERITIES", "Finding", "LintResult", "lint"]

@@ -17,8 +17,8 @@ import duckdb
 
 from linksim.definitions import Definitions, check_definitions
 from linksim.errors import UsageError
-from linksim.simulate import inputs, metrics, model, worlds
-from linksim.simulate.result import SimulationResult
+from linksim.simulation import inputs, metrics, model, worlds
+from linksim.simulation.result import SimulationResult
 from linksim.store.query import fetch_one, run
 
 __all__ = ["SimulationResult", "simulate"]
@@ -35,6 +35,7 @@ def simulate(
     by: str | None = None,
     send_at: dt.datetime | None = None,
     seed: int = 0,
+    pass_clicks: int = worlds.PASS_CLICKS,
 ) -> SimulationResult:
     """Simulate a planned mailing ``runs`` times and return the distribution of its outcomes.
 
@@ -47,6 +48,8 @@ def simulate(
             ``contact.business``, ``contact.country``.
         send_at: when it is sent (UTC); default its ``sent_at``, else the next full hour.
         seed: the same seed gives the same worlds.
+        pass_clicks: simulated clicks per pass through the engine (whole worlds each); fewer
+            need less memory, the result is the same.
 
     Raises:
         UsageError: an unknown mailing or field, a mailing with clicks already, runs < 1.
@@ -69,7 +72,7 @@ def simulate(
     fitted = model.fit(con)
     model.draw_clickers(con, runs, seed)
     worlds.simulated_clicks(con, send_at, seed)
-    worlds.run_worlds(con, defs, mailing=mailing, send_at=send_at)
+    worlds.run_worlds(con, defs, mailing=mailing, send_at=send_at, pass_clicks=pass_clicks)
     return SimulationResult(
         mailing=mailing,
         send_at=send_at,

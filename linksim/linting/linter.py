@@ -19,10 +19,10 @@ from linksim.definitions import Definitions, ScriptAction, parse_definitions
 from linksim.definitions._problems import Problem
 from linksim.definitions.loading import read_definitions_data
 from linksim.engine.compile import compile_definitions
-from linksim.lint.conflicts import Conflict, find_conflicts
-from linksim.lint.findings import CODES, Finding, LintResult
-from linksim.lint.history import conflict_counts, problem_counts
-from linksim.lint.salvage import salvage
+from linksim.linting.conflicts import Conflict, find_conflicts
+from linksim.linting.findings import CODES, Finding, LintResult
+from linksim.linting.history import conflict_counts, problem_counts
+from linksim.linting.salvage import salvage
 from linksim.runs import fire_history
 from linksim.scripts import registered_scripts
 from linksim.store.query import fetch_value, run

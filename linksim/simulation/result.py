@@ -12,7 +12,7 @@ import pandas as pd
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from linksim.simulate.model import FittedModel
+    from linksim.simulation.model import FittedModel
 
 __all__ = ["SimulationResult"]
 

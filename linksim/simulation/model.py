@@ -28,6 +28,7 @@ person_id, clicked) — one row per delivered recipient and link of a past maili
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import duckdb
@@ -39,6 +40,7 @@ __all__ = ["MAX_P", "SHRINK", "FittedModel", "draw_clickers", "fit"]
 
 MAX_P = 0.95  # nobody clicks a link for sure
 SHRINK = 20.0  # pseudo-clicks pulling an attribute effect toward none
+NOISE_ATTRS = 3  # attributes whose effects each world draws anew (see _NOISE_ATTRS)
 PASSES = 5  # backfitting passes: the effects move by well under 1% after four on the demo
 HALF = 0.5  # pseudo-count keeping the log of a rate with no click finite
 
@@ -58,8 +60,12 @@ class FittedModel:
     new_link_sd: float
 
 
-def fit(con: duckdb.DuckDBPyConnection) -> FittedModel:
-    """Fit the model on ``sim_hist`` and ``sim_attr``; prepare the draws for ``sim_target``."""
+def fit(con: duckdb.DuckDBPyConnection, keep: Sequence[str] = ()) -> FittedModel:
+    """Fit the model on ``sim_hist`` and ``sim_attr``; prepare the draws for ``sim_target``.
+
+    ``keep``: attributes whose effects are drawn per world in any case (e.g. the one results
+    are broken down by), besides the `NOISE_ATTRS` that matter most.
+    """
     run(con, _PERSONS)
     run(con, _EFFECTS_INIT)
     attrs = [
@@ -67,14 +73,17 @@ def fit(con: duckdb.DuckDBPyConnection) -> FittedModel:
     ]
     for _ in range(PASSES):
         run(con, _LINK_MAILING_RATES)
+        run(con, _EXPECTED)
         for attr in attrs:
             run(con, _UPDATE_EFFECT[0], {"attr": attr, "shrink": SHRINK})
             for statement in _UPDATE_EFFECT[1:]:
                 run(con, statement, {"attr": attr})
     run(con, _LINK_MAILING_RATES)
+    run(con, _EXPECTED)
     run(con, _DISPERSION)
     run(con, _TARGET_LINKS)
-    run(con, _TARGET_CELLS)
+    run(con, _NOISE_ATTRS, {"most": NOISE_ATTRS, "keep": list(keep)})
+    run(con, _TARGET_PERSONS)
     row = fetch_one(
         con,
         "SELECT (SELECT count(*) FROM sim_hist), (SELECT count(*) FROM sim_hist WHERE clicked),"
@@ -94,46 +103,46 @@ def draw_clickers(con: duckdb.DuckDBPyConnection, worlds: int, seed: int) -> Non
     opportunity of ``sim_target`` once.
     """
     rng = Rng(seed)
-    params = {"worlds": worlds}
-    run(
-        con,
-        f"""
-        CREATE OR REPLACE TEMP TABLE sim_world_link AS
-        SELECT w.world, l.link_id, l.mailing_id,
-               exp(l.mu + l.sd * {rng.normal("w.world * 100003 + l.link_no", LINK_STREAM)}) AS rate
-        FROM range($worlds) w(world), sim_target_link l
-        """,
-        params,
-    )
-    run(
-        con,
-        f"""
-        CREATE OR REPLACE TEMP TABLE sim_world_cell AS
-        SELECT w.world, c.cell_no,
-               exp(coalesce(sum(e.beta + e.se * {
-            rng.normal("w.world * 1000003 + e.effect_no", EFFECT_STREAM)
-        }), 0)) AS theta
-        FROM range($worlds) w(world)
-        CROSS JOIN (SELECT DISTINCT cell_no FROM sim_target_person) c
-        LEFT JOIN sim_cell_value v USING (cell_no)
-        LEFT JOIN sim_effect e ON e.attr = v.attr AND e.value = v.value
-        GROUP BY w.world, c.cell_no
-        """,
-        params,
-    )
     n = fetch_one(con, "SELECT count(*) FROM sim_target")
     assert n is not None
+    # Per world, link and cell: the link's rate times the drawn noise of the cell's effects
+    # (their estimates are in each person's factor already).
+    run(
+        con,
+        f"""
+        CREATE OR REPLACE TEMP TABLE sim_world_rate AS
+        WITH links AS (
+            SELECT w.world, l.link_id, l.mailing_id,
+                   exp(l.mu + l.sd * {rng.normal("w.world * 100003 + l.link_no", LINK_STREAM)})
+                     AS rate
+            FROM range($worlds) w(world), sim_target_link l
+        ),
+        cells AS (
+            SELECT w.world, c.cell_no,
+                   exp(coalesce(sum(e.se * {
+            rng.normal("w.world * 1000003 + e.effect_no", EFFECT_STREAM)
+        }), 0)) AS noise
+            FROM range($worlds) w(world)
+            CROSS JOIN (SELECT DISTINCT cell_no FROM sim_target_person) c
+            LEFT JOIN sim_cell_value v USING (cell_no)
+            LEFT JOIN sim_effect e ON e.attr = v.attr AND e.value = v.value
+            GROUP BY w.world, c.cell_no
+        )
+        SELECT l.link_id, l.mailing_id, c.cell_no, l.world, l.rate * c.noise AS rate
+        FROM links l JOIN cells c USING (world)
+        """,
+        {"worlds": worlds},
+    )
+    # One hash join: each opportunity meets its (link, cell)'s rate in every world.
     run(
         con,
         f"""
         CREATE OR REPLACE TEMP TABLE sim_clicker AS
-        SELECT w.world, t.opp_no, t.mailing_id, t.link_id, t.person_id
-        FROM sim_target t
-        JOIN sim_target_person p USING (person_id)
-        JOIN sim_world_link w ON w.link_id = t.link_id AND w.mailing_id = t.mailing_id
-        JOIN sim_world_cell c ON c.world = w.world AND c.cell_no = p.cell_no
-        WHERE {rng.u(f"w.world * {int(n[0])} + t.opp_no", CLICK_STREAM)}
-              < least({MAX_P}, w.rate * c.theta * p.own)
+        SELECT r.world, t.opp_no, t.mailing_id, t.link_id, t.person_id
+        FROM sim_target_opp t
+        JOIN sim_world_rate r USING (link_id, mailing_id, cell_no)
+        WHERE {rng.u(f"r.world * {int(n[0])} + t.opp_no", CLICK_STREAM)}
+              < least({MAX_P}, r.rate * t.factor)
         """,
     )
 
@@ -162,21 +171,24 @@ FROM sim_hist h JOIN sim_person p USING (person_id)
 GROUP BY h.link_id, h.mailing_id
 """
 
+# What the (link, mailing) rates expect of each person at no effect: once per pass.
+_EXPECTED = """
+CREATE OR REPLACE TEMP TABLE sim_expected AS
+SELECT h.person_id, sum(r.rate) AS e
+FROM sim_hist h JOIN sim_link_mailing r USING (link_id, mailing_id)
+GROUP BY h.person_id
+"""
+
 # One backfitting step: the effect of each value of $attr, from the clicks of its persons and
 # what the rest of the model expects of them; shrunk toward none; then the persons' log_theta.
 _UPDATE_EFFECT = (
     """
     CREATE OR REPLACE TEMP TABLE sim_step AS
-    WITH expected AS (
-        SELECT h.person_id, sum(r.rate) AS e
-        FROM sim_hist h JOIN sim_link_mailing r USING (link_id, mailing_id)
-        GROUP BY h.person_id
-    ),
-    per_value AS (
+    WITH per_value AS (
         SELECT a.value, sum(p.k) AS k,
                sum(x.e * exp(p.log_theta - coalesce(e.beta, 0))) AS m
         FROM sim_person p
-        JOIN expected x USING (person_id)
+        JOIN sim_expected x USING (person_id)
         JOIN sim_attr a ON a.person_id = p.person_id AND a.attr = $attr
         LEFT JOIN sim_effect e ON e.attr = a.attr AND e.value = a.value
         GROUP BY a.value
@@ -201,15 +213,9 @@ _UPDATE_EFFECT = (
 # How much persons differ beyond their attributes: phi = 1 / a of a gamma prior, by moments.
 _DISPERSION = """
 CREATE OR REPLACE TEMP TABLE sim_dispersion AS
-WITH m AS (
-    SELECT p.person_id, p.k, sum(r.rate) * exp(any_value(p.log_theta)) AS mu
-    FROM sim_hist h
-    JOIN sim_link_mailing r USING (link_id, mailing_id)
-    JOIN sim_person p USING (person_id)
-    GROUP BY p.person_id, p.k
-)
-SELECT greatest(0.0, coalesce(sum((k - mu) ^ 2 - k) / nullif(sum(mu ^ 2), 0), 0.0)) AS phi
-FROM m
+SELECT greatest(0.0, coalesce(sum((p.k - x.e * exp(p.log_theta)) ^ 2 - p.k)
+                              / nullif(sum((x.e * exp(p.log_theta)) ^ 2), 0), 0.0)) AS phi
+FROM sim_person p JOIN sim_expected x USING (person_id)
 """
 
 # The rate each target link is drawn from, on the log scale: mean and standard deviation.
@@ -254,32 +260,58 @@ LEFT JOIN sim_link_mailing same ON same.link_id = w.link_id AND same.mailing_id 
 LEFT JOIN links l ON l.link_id = w.link_id
 """
 
-# Target persons: their attribute cell (effects are drawn per world and cell, not per person)
-# and their own shrunk propensity.
-_TARGET_CELLS = """
+# The attributes whose effects are drawn per world: those whose uncertainty moves the total most
+# (the variance of the log of the expected clicks it adds: sum over values of (share * se)^2),
+# and the ones asked for. The others stay at their estimates: drawing every attribute would make
+# nearly every person a cell of their own.
+_NOISE_ATTRS = """
+CREATE OR REPLACE TEMP TABLE sim_noise_attr AS
+WITH weight AS (
+    SELECT attr, value, n / sum(n) OVER (PARTITION BY attr) AS share
+    FROM (SELECT a.attr, a.value, count(*) AS n FROM sim_attr a
+          WHERE a.person_id IN (SELECT person_id FROM sim_target) GROUP BY ALL)
+),
+score AS (
+    SELECT w.attr, sum((w.share * e.se) ^ 2) AS variance
+    FROM weight w JOIN sim_effect e USING (attr, value)
+    GROUP BY w.attr
+)
+SELECT attr FROM score
+WHERE attr IN (SELECT unnest($keep::VARCHAR[]))
+   OR attr IN (SELECT attr FROM score ORDER BY variance DESC, attr LIMIT $most)
+"""
+
+# Target persons: their factor (every attribute's estimated effect, and their own shrunk
+# propensity) and their cell (the values of the noise attributes); and the target
+# opportunities with both.
+_TARGET_PERSONS = """
 CREATE OR REPLACE TEMP TABLE sim_target_person AS
 WITH persons AS (SELECT DISTINCT person_id FROM sim_target),
-cells AS (
-    SELECT p.person_id,
-           list(struct_pack(attr := a.attr, value := a.value) ORDER BY a.attr) AS cell
-    FROM persons p LEFT JOIN sim_attr a USING (person_id)
+effects AS (
+    SELECT p.person_id, sum(coalesce(e.beta, 0)) AS log_theta,
+           list(struct_pack(attr := a.attr, value := a.value) ORDER BY a.attr)
+             FILTER (WHERE a.attr IN (SELECT attr FROM sim_noise_attr)) AS cell
+    FROM persons p
+    LEFT JOIN sim_attr a USING (person_id)
+    LEFT JOIN sim_effect e ON e.attr = a.attr AND e.value = a.value
     GROUP BY p.person_id
 ),
 own AS (
-    SELECT p.person_id, p.k, sum(r.rate) * exp(any_value(p.log_theta)) AS mu
-    FROM sim_hist h
-    JOIN sim_link_mailing r USING (link_id, mailing_id)
-    JOIN sim_person p USING (person_id)
+    SELECT p.person_id, p.k, x.e * exp(p.log_theta) AS mu
+    FROM sim_person p JOIN sim_expected x USING (person_id)
     WHERE p.person_id IN (SELECT person_id FROM persons)
-    GROUP BY p.person_id, p.k
 )
-SELECT c.person_id, dense_rank() OVER (ORDER BY c.cell) - 1 AS cell_no, c.cell,
-       CASE WHEN o.person_id IS NULL OR d.phi = 0 THEN 1.0
-            ELSE (o.k + 1.0 / d.phi) / (o.mu + 1.0 / d.phi) END AS own
-FROM cells c LEFT JOIN own o USING (person_id), sim_dispersion d;
+SELECT f.person_id, dense_rank() OVER (ORDER BY f.cell) - 1 AS cell_no, f.cell,
+       exp(f.log_theta) * CASE WHEN o.person_id IS NULL OR d.phi = 0 THEN 1.0
+                               ELSE (o.k + 1.0 / d.phi) / (o.mu + 1.0 / d.phi) END AS factor
+FROM effects f LEFT JOIN own o USING (person_id), sim_dispersion d;
 
 CREATE OR REPLACE TEMP TABLE sim_cell_value AS
 SELECT DISTINCT cell_no, v.attr, v.value
 FROM (SELECT DISTINCT cell_no, unnest(cell) AS v FROM sim_target_person)
-WHERE v.attr IS NOT NULL
+WHERE v.attr IS NOT NULL;
+
+CREATE OR REPLACE TEMP TABLE sim_target_opp AS
+SELECT t.opp_no, t.mailing_id, t.link_id, t.person_id, p.cell_no, p.factor
+FROM sim_target t JOIN sim_target_person p USING (person_id)
 """

@@ -20,7 +20,7 @@ from typing import Any
 
 import duckdb
 
-from linksim.lint.findings import CODES, Finding
+from linksim.linting.findings import CODES, Finding
 from linksim.store.query import run
 
 __all__ = ["Conflict", "find_conflicts"]

@@ -7,7 +7,8 @@ real database read beside it) holds, per world:
 
 - its own copy of each person who clicks in it and of their contact, under a virtual id
   ``world * WORLD + id`` — with the person's fields and memberships that the definitions name,
-  and their past eligible clicks on links with actions (what `once` and ``{link_hits}`` look at);
+  and the past eligible clicks the engine looks back at (those of `once`, ``{link_hits}`` and
+  script actions on the mailing's links);
 - its own stretch of time: world ``w`` happens ``w * SHIFT`` later (whole weeks, so weekdays
   stay), so the sales reps — real ids, since definitions name them — have a calendar per world,
   copied from their real appointments around the send.
@@ -38,6 +39,7 @@ CALENDAR = dt.timedelta(weeks=8)  # the real appointments copied into each world
 SANDBOX = "linksim_sim"
 FIRST_STREAM, EXTRA_STREAM, GAP_STREAM = 21, 22, 23
 MAX_EXTRA = 10  # repeat clicks of one link, at most
+PASS_CLICKS = 2_000_000  # simulated clicks per pass through the engine: about 3 GB at the demo's
 
 
 def simulated_clicks(con: duckdb.DuckDBPyConnection, send_at: dt.datetime, seed: int) -> None:
@@ -83,25 +85,73 @@ def run_worlds(
     *,
     mailing: int,
     send_at: dt.datetime,
-) -> dict[str, int]:
-    """Run the engine over ``sim_clicks`` of every world; fill the ``sim_out_*`` tables."""
+    pass_clicks: int = PASS_CLICKS,
+) -> int:
+    """Run the engine over ``sim_clicks`` of every world; fill the ``sim_out_*`` tables.
+
+    The worlds go through in passes of about ``pass_clicks`` simulated clicks, whole worlds each
+    (like an apply's batches: memory stays bounded however many worlds there are). Returns the
+    number of passes.
+    """
     real = str(fetch_value(con, "SELECT current_database()"))
-    quiet = defs.model_copy(
-        update={"bot_filter": defs.bot_filter.model_copy(update={"enabled": False})}
-    )
+    quiet = _for_mailing(con, defs, mailing)
     compile_definitions(con, quiet)  # the names below come from the compiled definitions
-    run(con, f"ATTACH ':memory:' AS {SANDBOX}")
-    try:
-        run(con, f"USE {SANDBOX}")
-        init_schema(con)
-        _fill(con, _quoted(real), mailing, send_at)
-        counts = simulate_pipeline(con, quiet, since=send_at, mailing=mailing)
-        _collect(con, send_at)
-    finally:
-        run(con, f"USE {_quoted(real)}")
-        run(con, f"DETACH {SANDBOX}")
-        run(con, "DROP TABLE IF EXISTS ls_fired")
-    return counts
+    for statement in _OUTPUTS:
+        run(con, statement)
+    bounds = _passes(con, pass_clicks)
+    for first, last in bounds:
+        run(
+            con,
+            "CREATE OR REPLACE TEMP TABLE sim_pass_clicks AS SELECT * FROM sim_clicks"
+            " WHERE world BETWEEN $first AND $last",
+            {"first": first, "last": last},
+        )
+        run(con, f"ATTACH ':memory:' AS {SANDBOX}")
+        try:
+            run(con, f"USE {SANDBOX}")
+            init_schema(con)
+            _fill(con, _quoted(real), mailing, send_at)
+            simulate_pipeline(con, quiet, since=send_at, mailing=mailing)
+            _collect(con, send_at)
+        finally:
+            run(con, f"USE {_quoted(real)}")
+            run(con, f"DETACH {SANDBOX}")
+            for relation in ("ls_fired", "sim_pass_clicks", *_OUTPUT_RELATIONS):
+                run(con, f"DROP TABLE IF EXISTS {relation}")
+    return len(bounds)
+
+
+def _passes(con: duckdb.DuckDBPyConnection, pass_clicks: int) -> list[tuple[int, int]]:
+    """Ranges of whole worlds holding about ``pass_clicks`` simulated clicks each."""
+    rows = con.execute(
+        """
+        SELECT min(world), max(world) FROM (
+            SELECT world, sum(n) OVER (ORDER BY world) // $size AS part
+            FROM (SELECT world, count(*) AS n FROM sim_clicks GROUP BY world)
+        ) GROUP BY part ORDER BY 1
+        """,
+        {"size": max(1, pass_clicks)},
+    ).fetchall()
+    return [(int(a), int(b)) for a, b in rows]
+
+
+def _for_mailing(con: duckdb.DuckDBPyConnection, defs: Definitions, mailing: int) -> Definitions:
+    """The definitions as the simulated clicks meet them: only the link entries that can fire
+    on the mailing's links (no other action can fire in its scope), and no bot filter (the
+    simulated clicks are people's; the past ones are the eligible ones)."""
+    rows = con.execute(
+        "SELECT l.link_id, l.url FROM mail.mailing_link ml JOIN mail.link l USING (link_id)"
+        " WHERE ml.mailing_id = $m",
+        {"m": mailing},
+    ).fetchall()
+    ids, urls = {r[0] for r in rows}, {r[1] for r in rows}
+    entries = tuple(
+        e
+        for e in defs.links
+        if (e.link in ids or e.url in urls) and (e.mailings is None or mailing in e.mailings)
+    )
+    bots = defs.bot_filter.model_copy(update={"enabled": False})
+    return defs.model_copy(update={"links": entries, "bot_filter": bots})
 
 
 def _quoted(name: str) -> str:
@@ -126,11 +176,34 @@ def _collect(con: duckdb.DuckDBPyConnection, send_at: dt.datetime) -> None:
 
 # The sandbox's rows, in dependency order. {real} is the real catalog.
 _FILL = (
+    # Past clicks can matter to the simulated ones only through an action on the mailing's
+    # links that fires `once` (the earliest click ever) or counts {link_hits} (or is a script,
+    # which gets link_hits): the engine reads no other past click for them. Only the past
+    # clicks on those actions' links are copied.
+    """
+    CREATE OR REPLACE TEMP TABLE sim_history_link AS
+    WITH on_mailing AS (
+        SELECT la.action_no FROM ls_def_link_action la
+        JOIN {real}.mail.mailing_link ml
+          ON ml.link_id = la.link_id AND ml.mailing_id = $mailing
+         AND (la.mailing_id IS NULL OR la.mailing_id = $mailing)
+    ),
+    looking_back AS (
+        SELECT action_no FROM ls_def_action
+        WHERE action_no IN (SELECT action_no FROM on_mailing)
+          AND (fire = 'once'
+               OR action_no IN (SELECT action_no FROM ls_def_template
+                                WHERE placeholder = 'link_hits')
+               OR action_no IN (SELECT action_no FROM ls_def_script))
+    )
+    SELECT DISTINCT link_id FROM ls_def_link_action
+    WHERE action_no IN (SELECT action_no FROM looking_back)
+    """,
     # who exists in which world
     """
     CREATE OR REPLACE TEMP TABLE sim_vperson AS
     SELECT DISTINCT c.world, c.person_id, c.world * $world + c.person_id AS vid
-    FROM sim_clicks c
+    FROM sim_pass_clicks c
     """,
     "INSERT INTO crm.associate SELECT * FROM {real}.crm.associate",
     "INSERT INTO crm.extra_field SELECT * FROM {real}.crm.extra_field",
@@ -220,18 +293,40 @@ _FILL = (
                c.click_id AS source_id
         FROM sim_vperson v
         JOIN sim_history_click c ON c.person_id = v.person_id
+        WHERE c.link_id IN (SELECT link_id FROM sim_history_link)
         UNION ALL
         SELECT c.mailing_id, c.link_id, c.world * $world + c.person_id,
                c.clicked_at + c.world * $shift, 1, row_number() OVER ()
-        FROM sim_clicks c
+        FROM sim_pass_clicks c
     )
     """,
+)
+
+# What the worlds did, gathered over the passes.
+_OUTPUTS = (
+    "CREATE OR REPLACE TEMP TABLE sim_out_changes (world BIGINT, action_id VARCHAR,"
+    " target_kind VARCHAR, target VARCHAR, changes BIGINT, people BIGINT)",
+    "CREATE OR REPLACE TEMP TABLE sim_out_follow_ups (world BIGINT, owner_id BIGINT, day DATE,"
+    " follow_ups BIGINT, appointments BIGINT, daily_capacity INTEGER)",
+    "CREATE OR REPLACE TEMP TABLE sim_out_scripts (world BIGINT, action_id VARCHAR, calls BIGINT)",
+    "CREATE OR REPLACE TEMP TABLE sim_out_tickets (world BIGINT, category VARCHAR,"
+    " priority VARCHAR, tickets BIGINT)",
+)
+# the engine's relations a pass leaves: dropped before the next
+_OUTPUT_RELATIONS = (
+    "ls_state_applied",
+    "ls_appointment_out",
+    "ls_rescheduled",
+    "ls_ticket_out",
+    "ls_responses",
+    "ls_changes",
+    "sim_vperson",
 )
 
 # What each world did (world = virtual id // WORLD; days back in world 0's time).
 _COLLECT = (
     """
-    CREATE OR REPLACE TEMP TABLE sim_out_changes AS
+    INSERT INTO sim_out_changes
     SELECT person_id // $world AS world, action_id, target_kind,
            CASE WHEN target_kind IN ('appointment', 'ticket') THEN NULL ELSE target END
              AS target,
@@ -240,7 +335,7 @@ _COLLECT = (
     GROUP BY ALL
     """,
     """
-    CREATE OR REPLACE TEMP TABLE sim_out_follow_ups AS
+    INSERT INTO sim_out_follow_ups
     WITH new AS (
         SELECT a.person_id // $world AS world, a.owner_id,
                CAST(ls_local(a.starts_at, coalesce(s.timezone, 'UTC')) AS DATE) AS local_day
@@ -262,14 +357,14 @@ _COLLECT = (
     GROUP BY n.world, n.owner_id, n.local_day
     """,
     """
-    CREATE OR REPLACE TEMP TABLE sim_out_scripts AS
+    INSERT INTO sim_out_scripts
     SELECT person_id // $world AS world, action_id, count(*) AS calls
     FROM ls_fired
     WHERE in_scope AND type = 'script'
     GROUP BY ALL
     """,
     """
-    CREATE OR REPLACE TEMP TABLE sim_out_tickets AS
+    INSERT INTO sim_out_tickets
     SELECT person_id // $world AS world, category, priority, count(*) AS tickets
     FROM ls_ticket_out
     GROUP BY ALL

@@ -21,7 +21,7 @@ import duckdb
 import pandas as pd
 
 from linksim.definitions import Definitions
-from linksim.simulate import inputs, model
+from linksim.simulation import inputs, model
 
 __all__ = ["Backtest", "demo_backtest", "hillstrom_backtest"]
 
