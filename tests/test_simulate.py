@@ -16,7 +16,7 @@ from linksim._resources import data_path
 from linksim.cli import main
 from linksim.demo.build import build_demo
 from linksim.errors import UsageError
-from linksim.simulation import SimulationResult, calibrate, simulate
+from linksim.simulation import SimulationResult, calibrate, simulate, worlds
 
 PLANNED = 2026111  # "Product news November 2026": recipients and links, no clicks
 
@@ -98,6 +98,7 @@ def test_passes_through_the_engine_do_not_change_the_result(
     one = simulate(con, defs, PLANNED, runs=12, seed=5)
     many = simulate(con, defs, PLANNED, runs=12, seed=5, pass_clicks=300)
     assert con.execute("SELECT count(DISTINCT world) FROM sim_clicks").fetchall()[0][0] == 12
+    assert len(worlds._passes(con, 300)) >= 3  # the worlds went through in several passes
     pd.testing.assert_frame_equal(one.metrics, many.metrics)
     pd.testing.assert_frame_equal(one.capacity, many.capacity)
 
