@@ -77,9 +77,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
             linted = lint(con, data_path(name))
             head, *rest = linted.brief().splitlines()
             print("\n".join([f"\n{head.replace(' (history', about + ' (history')}", *rest]))
-        print(
-            f"details and fixes: linksim lint {data_path('demo-definitions.yaml')} --db {args.db}"
-        )
+        print(f"details and fixes: linksim lint FILE --db {args.db}, FILE one of the two above")
         previewed = preview(con, defs, run_scripts=True)
         applied = apply(con, defs, progress=False)
         print(f"\n{previewed}\n")

@@ -69,8 +69,12 @@ def test_the_conflicts_file_has_a_finding_of_every_kind(
     for code, (links, actions) in expected.items():
         assert [(f.links, f.actions) for f in found[code]] == [(links, actions)], code
         assert found[code][0].severity == CODES[code][0]
-    # the shared links: Book a demo and the survey have no `mailings`
-    assert sorted(f.links for f in found["shared-link"]) == [(2,), (5,)]
+    # the shared links: Book a demo has no `mailings` (the survey's actions all have errors,
+    # and an action with an error is left out of the conflict search)
+    assert [f.links for f in found["shared-link"]] == [(2,)]
+    # the mailing that does not use the link, and only its clickers (none)
+    (unused,) = found["link-not-in-mailing"]
+    assert (unused.mailings, unused.people) == ((2026032,), 0)
     assert "did you mean 'Hot leads'?" in found["unknown-name"][0].message
     assert found["add-and-remove"][0].mailings == (2025111, 2026011, 2026031)
     assert [f.severity for f in result.findings] == sorted(
@@ -299,6 +303,24 @@ def test_every_click_creation_counts_repeat_clickers(world: duckdb.DuckDBPyConne
     (finding,) = lint(world, defs).findings
     # p2, p3, p4, p5, p6, p7 clicked link 2 in mailing 7; only p4 twice
     assert (finding.code, finding.people, finding.order_dependent) == ("every-click-creates", 6, 1)
+
+
+@pytest.mark.parametrize(
+    "links",
+    [
+        [],
+        [{"link": 3, "actions": [{"id": "typo", "type": "interest", "add": ["Nwes"]}]}],
+        [{"link": 999, "actions": [{"id": "x", "type": "selection", "add": ["Hot"]}]}],
+    ],
+    ids=["no-links", "every-action-invalid", "unknown-link"],
+)
+def test_history_is_counted_when_nothing_valid_is_left(
+    world: duckdb.DuckDBPyConnection, links: list[dict[str, Any]]
+) -> None:
+    result = lint(world, {"version": 1, "links": links})
+    assert result.clicks == len(CLICKS)
+    assert all(f.severity == "error" for f in result.findings)
+    assert result.ok == (not links)
 
 
 def test_without_clicks_nothing_is_counted(con: duckdb.DuckDBPyConnection) -> None:

@@ -149,6 +149,7 @@ def find_problems(
         message = _unused_message(ref, unused)
         if message:
             problems.append(_at(ref, source, message, "link-not-in-mailing"))
+            problems[-1]["mailings"] = [ref.value]  # the mailing it is about
         if ref.kind == "value" and ref.value[0] in fields:
             name, text = ref.value
             field_type, options = fields[name]

@@ -110,7 +110,7 @@ class LintResult:
         return {s: sum(f.severity == s for f in self.findings) for s in SEVERITIES}
 
     def to_frame(self) -> pd.DataFrame:
-        """One row per finding."""
+        """One row per finding; links, actions and mailings as lists, outcomes as a dict."""
         columns = [
             "severity",
             "code",
@@ -119,15 +119,18 @@ class LintResult:
             "links",
             "actions",
             "mailings",
+            "field",
             "people",
             "order_dependent",
+            "outcomes",
         ]
         rows = [
             {
                 **{k: getattr(f, k) for k in columns},
-                "links": ", ".join(str(x) for x in f.links),
-                "actions": ", ".join(f.actions),
-                "mailings": _short(f.mailings),
+                "links": list(f.links),
+                "actions": list(f.actions),
+                "mailings": list(f.mailings),
+                "outcomes": dict(f.outcomes) or None,
             }
             for f in self.findings
         ]
@@ -149,11 +152,19 @@ class LintResult:
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, default=str)
 
-    def __str__(self) -> str:
+    def headline(self) -> str:
+        """``lint FILE: 1 error, 2 warnings, 0 info (history: N clicks)``."""
         c = self.counts()
-        head = f"lint {self.file}: {c['error']} errors, {c['warning']} warnings, {c['info']} info"
+        head = (
+            f"lint {self.file}: {_count(c['error'], 'error')}, "
+            f"{_count(c['warning'], 'warning')}, {c['info']} info"
+        )
         if self.clicks is not None:
             head += f" (history: {self.clicks:,} clicks)"
+        return head
+
+    def __str__(self) -> str:
+        head = self.headline()
         lines = [head]
         for f in self.findings:
             lines.append(f"\n{f.severity.upper()} [{f.code}] {f.message}")
@@ -169,7 +180,7 @@ class LintResult:
 
     def brief(self) -> str:
         """The head line, then one line per finding: its kind, what it involves, its history."""
-        lines = [str(self).splitlines()[0]]
+        lines = [self.headline()]
         for f in self.findings:
             involved = ", ".join(f.actions) or ", ".join(f"link {x}" for x in f.links) or "-"
             counted = "" if f.people is None else f": {_history(f).split(';')[0]}"
@@ -177,17 +188,17 @@ class LintResult:
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
-        c = self.counts()
-        head = (
-            f"<p><b>lint</b> {html.escape(self.file)}: {c['error']} errors, "
-            f"{c['warning']} warnings, {c['info']} info</p>"
-        )
+        head = f"<p>{html.escape(self.headline())}</p>"
         if not self.findings:
             return head + "<p>no findings</p>"
         return head + self.to_frame().to_html(index=False)  # to_html escapes every cell
 
     def __repr__(self) -> str:
         return f"LintResult({self.file!r}, {self.counts()})"
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
 def _short(values: tuple[int, ...], most: int = 6) -> str:

@@ -22,7 +22,7 @@ from linksim.engine.compile import compile_definitions
 from linksim.linting.conflicts import Conflict, find_conflicts
 from linksim.linting.findings import CODES, Finding, LintResult
 from linksim.linting.history import conflict_counts, problem_counts
-from linksim.linting.salvage import salvage
+from linksim.linting.salvage import salvage, without_actions
 from linksim.runs import fire_history
 from linksim.scripts import registered_scripts
 from linksim.store.query import fetch_value, run
@@ -74,14 +74,18 @@ def lint(
     findings = [_problem_finding(p, data) for p in problems]
     conflicts: list[Conflict] = []
     if defs is not None:
+        unregistered = _unregistered(defs)
+        findings += unregistered
+        # an action with an error is left out of the conflict search, a script's too
+        defs = without_actions(defs, {a for f in unregistered for a in f.actions})
+    if defs is not None:
         compile_definitions(con, defs)
-        findings += _unregistered(defs)
         conflicts = find_conflicts(con)
     clicks = None
     if history and fetch_value(con, "SELECT count(*) FROM mail.click"):
         clicks = fire_history(con, defs or parse_definitions({"version": 1, "links": []}))
         findings = _with_problem_history(con, findings)
-        counts = conflict_counts(con)
+        counts = conflict_counts(con) if conflicts else {}
         conflicts = [_with_history(c, counts.get(i)) for i, c in enumerate(conflicts)]
         for relation in ("ls_classified", "ls_fired"):
             run(con, f"DROP TABLE IF EXISTS {relation}")
@@ -101,6 +105,11 @@ def _problem_finding(problem: Problem, data: Any) -> Finding:
     link = problem.get("link")
     action = problem.get("action")
     known_link = isinstance(link, int | str)
+    mailings = problem.get("mailings")  # the mailing a problem is about, when it names one
+    if not isinstance(mailings, list):
+        mailings = []
+        if isinstance(link, int | str):
+            mailings = _entry_mailings(data, problem.get("path"), link)
     return Finding(
         code,
         CODES[code][0],
@@ -108,7 +117,7 @@ def _problem_finding(problem: Problem, data: Any) -> Finding:
         _FIXES[code],
         links=(link,) if known_link else (),  # type: ignore[arg-type]
         actions=(action,) if isinstance(action, str) else (),
-        mailings=tuple(_entry_mailings(data, problem.get("path"), link)) if known_link else (),  # type: ignore[arg-type]
+        mailings=tuple(mailings),
         field=problem.get("field"),  # type: ignore[arg-type]
     )
 

@@ -17,7 +17,7 @@ from linksim.definitions import Definitions, find_problems, parse_definitions
 from linksim.definitions._problems import Problem
 from linksim.errors import DefinitionError
 
-__all__ = ["salvage"]
+__all__ = ["salvage", "without_actions"]
 
 _ROUNDS = 5  # each round drops what the last found; a new problem needs an earlier fix
 
@@ -117,3 +117,10 @@ def _without_checked(defs: Definitions, problems: list[Problem]) -> Definitions 
         return None
     data["links"] = links
     return parse_definitions(data)
+
+
+def without_actions(defs: Definitions, action_ids: set[str]) -> Definitions | None:
+    """``defs`` without these actions (``None`` if none is left)."""
+    if not action_ids:
+        return defs
+    return _without_checked(defs, [{"action": a, "message": ""} for a in action_ids])

@@ -44,8 +44,8 @@ def simulate(
         defs: the definitions whose actions the clicks fire.
         mailing: the planned mailing (``mail.mailing``; its recipients in ``mail.recipient``).
         runs: how many worlds to simulate.
-        by: also count clickers per value of this extra field, or ``contact.category``,
-            ``contact.business``, ``contact.country``.
+        by: also count clickers per value of this extra field (numbers in quartiles), or
+            ``contact.category``, ``contact.business``, ``contact.country``.
         send_at: when it is sent (UTC); default its ``sent_at``, else the next full hour.
         seed: the same seed gives the same worlds.
         pass_clicks: simulated clicks per pass through the engine (whole worlds each); fewer
@@ -69,7 +69,7 @@ def simulate(
         )
     _by(con, by)
     inputs.build_attributes(con, send_at)
-    fitted = model.fit(con)
+    fitted = model.fit(con, keep=[by] if by else [])
     model.draw_clickers(con, runs, seed)
     worlds.simulated_clicks(con, send_at, seed)
     worlds.run_worlds(con, defs, mailing=mailing, send_at=send_at, pass_clicks=pass_clicks)
@@ -131,9 +131,26 @@ def _by(con: duckdb.DuckDBPyConnection, by: str | None) -> None:
             f"--by {by!r}: not an extra field (crm.extra_field) nor one of "
             f"{', '.join(BY_CONTACT)}; the extra fields are: {', '.join(known) or 'none'}"
         )
+    # numbers in quartiles, labelled by their range, as the click model sees them
     run(
         con,
-        "CREATE OR REPLACE TEMP TABLE sim_by AS SELECT person_id, value FROM crm.person_field"
-        " WHERE field = $f AND person_id IN (SELECT person_id FROM sim_target)",
+        """
+        CREATE OR REPLACE TEMP TABLE sim_by AS
+        WITH v AS (
+            SELECT f.person_id, f.value, x.type IN ('integer', 'decimal') AS numeric,
+                   TRY_CAST(f.value AS DOUBLE) AS n
+            FROM crm.person_field f JOIN crm.extra_field x ON x.name = f.field
+            WHERE f.field = $f AND f.person_id IN (SELECT person_id FROM sim_target)
+        ),
+        q AS (
+            SELECT person_id, n, ntile(4) OVER (ORDER BY n) AS q FROM v
+            WHERE numeric AND n IS NOT NULL
+        )
+        SELECT person_id, value FROM v WHERE NOT numeric OR n IS NULL
+        UNION ALL
+        SELECT person_id, 'q' || q || ' (' || min(n) OVER (PARTITION BY q) || ' to '
+               || max(n) OVER (PARTITION BY q) || ')'
+        FROM q
+        """,
         {"f": by},
     )

@@ -101,6 +101,7 @@ class SimulationResult:
         return {
             "runs": self.runs,
             "mailing": self.mailing,
+            "by": self.by,
             "send_at": self.send_at.isoformat(),
             "metrics": rows,
             "capacity": capacity,
@@ -120,15 +121,25 @@ class SimulationResult:
             f"simulate mailing {self.mailing}, sent {self.send_at:%Y-%m-%d %H:%M} UTC: "
             f"{self.runs:,} worlds; mean [90% interval]"
         ]
+        owners = dict(zip(self.capacity["owner_id"], self.capacity["owner"], strict=True))
         for metric, title in _SHOWN.items():
             rows = self.metric(metric)
             if rows.empty:
                 continue
             lines.append(f"\n{title}:")
             for r in rows.itertuples():
-                lines.append(f"  {r.key:<48} {r.mean:9.1f}  [{r.p05:,.0f} to {r.p95:,.0f}]")
+                key = str(r.key)
+                if metric == "follow_ups" and owners.get(int(key)):
+                    key = f"{owners[int(key)]} ({key})"
+                lines.append(f"  {key:<48} {r.mean:9.1f}  [{r.p05:,.0f} to {r.p95:,.0f}]")
         risky = self.over_capacity()
-        if not risky.empty:
+        days = len(self.capacity)
+        if risky.empty:
+            lines.append(
+                f"\nCapacity: no owner day of the {days} with follow-ups goes over its daily "
+                "capacity in 5% of the worlds or more"
+            )
+        else:
             lines.append("\nOwner days over capacity with probability ≥ 5%:")
             for r in risky.itertuples():
                 lines.append(
@@ -150,9 +161,12 @@ class SimulationResult:
                 table = rows[["key", "mean", "p05", "p50", "p95"]].to_html(index=False)
                 parts.append(f"<h4>{html.escape(title)}</h4>{table}")
         risky = self.over_capacity()
-        if not risky.empty:
-            parts.append("<h4>Owner days at risk of exceeding capacity</h4>")
-            parts.append(risky.to_html(index=False))
+        parts.append("<h4>Owner days at risk of exceeding capacity (5% or more)</h4>")
+        parts.append(
+            risky.to_html(index=False)
+            if not risky.empty
+            else f"<p>none of the {len(self.capacity)} owner days with follow-ups</p>"
+        )
         return "\n".join(parts)  # DataFrame.to_html escapes cell values
 
     def plot_fan(self) -> Figure:
