@@ -237,12 +237,7 @@ def _parser() -> argparse.ArgumentParser:
             metavar="MODULE",
             help="import MODULE so that its @linksim.script functions register (repeatable)",
         )
-        p.add_argument(
-            "--memory-limit", metavar="SIZE", help="DuckDB memory limit, e.g. 4GB (spills beyond)"
-        )
-        p.add_argument(
-            "--temp-dir", metavar="DIR", help="where DuckDB spills (default: DB.tmp beside it)"
-        )
+        _memory_options(p)
         if name == "preview":
             p.add_argument("--run-scripts", action="store_true", help="also call the scripts")
         else:
@@ -275,12 +270,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--seed", type=int, default=0, help="the same seed gives the same worlds")
     p.add_argument("--json", action="store_true", help="print the distributions as JSON")
-    p.add_argument(
-        "--memory-limit", metavar="SIZE", help="DuckDB memory limit, e.g. 4GB (spills beyond)"
-    )
-    p.add_argument(
-        "--temp-dir", metavar="DIR", help="where DuckDB spills (default: DB.tmp beside it)"
-    )
+    _memory_options(p)
 
     p = command(
         "undo",
@@ -293,6 +283,15 @@ def _parser() -> argparse.ArgumentParser:
 
     command("schema", _cmd_schema, "print the JSON Schema of the definitions format")
     return parser
+
+
+def _memory_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--memory-limit", metavar="SIZE", help="DuckDB memory limit, e.g. 4GB (spills beyond)"
+    )
+    p.add_argument(
+        "--temp-dir", metavar="DIR", help="where DuckDB spills (default: DB.tmp beside it)"
+    )
 
 
 def _timestamp(text: str) -> dt.datetime:

@@ -43,6 +43,7 @@ from linksim.store.query import fetch_one, fetch_value, run, transaction
 __all__ = [
     "AFTER_SCRIPTS",
     "BEFORE_SCRIPTS",
+    "OUTPUTS",
     "apply",
     "fire_history",
     "pipeline_sql",

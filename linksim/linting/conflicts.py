@@ -130,6 +130,7 @@ def find_conflicts(con: duckdb.DuckDBPyConnection) -> list[Conflict]:
         finding = _placed(names, finding, [a, b], mailings, same_link)
         kind_of_count = "pair" if code == "two-follow-ups" else "state"
         conflicts.append(_target(con, len(conflicts), finding, kind_of_count, [a, b], mailings))
+    # the loops below run over conflicts found in SQL (a few rows), to word each finding
     for a, mailings in con.execute(EVERY_CLICK_SQL).fetchall():
         what = names.created(a)
         finding = Finding(

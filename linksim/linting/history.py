@@ -80,6 +80,7 @@ GROUP BY l.finding_no
 
 def conflict_counts(con: duckdb.DuckDBPyConnection) -> dict[int, tuple[int, int | None, int, int]]:
     """finding_no → (people, order-dependent people, ended by a, ended by b)."""
+    # one row per finding, counted in SQL
     return {
         row[0]: (int(row[1]), None if row[2] is None else int(row[2]), int(row[3]), int(row[4]))
         for row in con.execute(CONFLICT_HISTORY_SQL).fetchall()
@@ -97,4 +98,5 @@ def problem_counts(
         "links": [w[1] for w in wanted],
         "mailings": [w[2] for w in wanted],
     }
+    # one row per finding, counted in SQL
     return {row[0]: int(row[1]) for row in con.execute(PROBLEM_HISTORY_SQL, params).fetchall()}

@@ -68,7 +68,7 @@ def fit(con: duckdb.DuckDBPyConnection, keep: Sequence[str] = ()) -> FittedModel
     """
     run(con, _PERSONS)
     run(con, _EFFECTS_INIT)
-    attrs = [
+    attrs = [  # the covariates (a dozen): backfitting updates one at a time, each in SQL
         row[0] for row in con.execute("SELECT DISTINCT attr FROM sim_attr ORDER BY attr").fetchall()
     ]
     for _ in range(PASSES):

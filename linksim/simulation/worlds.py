@@ -27,7 +27,7 @@ import duckdb
 from linksim._rng import Rng
 from linksim.definitions import Definitions
 from linksim.engine.compile import compile_definitions
-from linksim.runs import simulate_pipeline
+from linksim.runs import OUTPUTS, simulate_pipeline
 from linksim.store.connect import init_schema
 from linksim.store.query import fetch_value, run
 
@@ -312,16 +312,8 @@ _OUTPUTS = (
     "CREATE OR REPLACE TEMP TABLE sim_out_tickets (world BIGINT, category VARCHAR,"
     " priority VARCHAR, tickets BIGINT)",
 )
-# the engine's relations a pass leaves: dropped before the next
-_OUTPUT_RELATIONS = (
-    "ls_state_applied",
-    "ls_appointment_out",
-    "ls_rescheduled",
-    "ls_ticket_out",
-    "ls_responses",
-    "ls_changes",
-    "sim_vperson",
-)
+# what a pass leaves besides its outputs: dropped before the next
+_OUTPUT_RELATIONS = (*OUTPUTS, "sim_vperson")
 
 # What each world did (world = virtual id // WORLD; days back in world 0's time).
 _COLLECT = (
