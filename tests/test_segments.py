@@ -1,0 +1,87 @@
+"""Segmentation helpers: who clicked, engagement segments, cross-tabs — on a hand-made world."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import duckdb
+import pandas as pd
+import pytest
+
+import linksim
+from linksim.errors import UsageError
+from linksim.segments import clickers, crosstab, engagement
+
+T0 = dt.datetime(2026, 3, 2, 9, 0)
+DAY = dt.timedelta(days=1)
+
+
+def _load(con: duckdb.DuckDBPyConnection, table: str, rows: list[dict[str, object]]) -> None:
+    assert linksim.load(con, table, pd.DataFrame(rows)).quarantined == 0
+
+
+@pytest.fixture
+def world(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    _load(con, "crm.contact", [
+        {"contact_id": 1, "name": "Acme", "category": "Customer", "country": "Norway"},
+        {"contact_id": 2, "name": "Beta", "category": "Prospect", "country": "Sweden"},
+    ])  # fmt: skip
+    _load(con, "crm.person", [
+        {"person_id": 1, "contact_id": 1, "first_name": "Ann"},
+        {"person_id": 2, "contact_id": 1, "first_name": "Bo"},
+        {"person_id": 3, "contact_id": 2, "first_name": "Cy"},
+    ])  # fmt: skip
+    _load(con, "crm.extra_field", [{"name": "role", "type": "text", "options": None}])
+    _load(
+        con, "crm.person_field", [{"person_id": 1, "field": "role", "value": "CTO", "set_at": T0}]
+    )
+    _load(con, "mail.mailing", [{"mailing_id": m, "name": f"M{m}", "sent_at": T0} for m in (7, 8)])
+    _load(con, "mail.link", [{"link_id": k, "url": f"https://x.example/{k}"} for k in (1, 2)])
+    _load(con, "mail.mailing_link", [
+        {"mailing_id": m, "link_id": k} for m in (7, 8) for k in (1, 2)
+    ])  # fmt: skip
+    _load(con, "mail.recipient", [
+        {"mailing_id": m, "person_id": p, "delivered_at": T0} for m in (7, 8) for p in (1, 2, 3)
+    ])  # fmt: skip
+    clicks = [
+        # Ann: 5 clicks over two mailings, the last 100 days ago -> lapsed / frequent
+        *({"click_id": i, "mailing_id": 7 + i % 2, "link_id": 1 + i % 2, "person_id": 1,
+           "clicked_at": T0 + i * DAY} for i in range(1, 6)),
+        # Bo: one click 100 days after the send (the newest of all) -> active / one-off
+        {"click_id": 10, "mailing_id": 7, "link_id": 1, "person_id": 2,
+         "clicked_at": T0 + 105 * DAY},
+        # Cy: a scanner 2 s after delivery (a bot), and two clicks 60 days before the newest
+        {"click_id": 20, "mailing_id": 8, "link_id": 2, "person_id": 3,
+         "clicked_at": T0 + dt.timedelta(seconds=2)},
+        {"click_id": 21, "mailing_id": 8, "link_id": 2, "person_id": 3,
+         "clicked_at": T0 + 45 * DAY},
+        {"click_id": 22, "mailing_id": 8, "link_id": 1, "person_id": 3,
+         "clicked_at": T0 + 45 * DAY + dt.timedelta(minutes=5)},
+    ]  # fmt: skip
+    _load(con, "mail.click", clicks)
+    return con
+
+
+def test_clickers_count_eligible_clicks_per_person(world: duckdb.DuckDBPyConnection) -> None:
+    people = clickers(world, fields=["role"]).set_index("person_id")
+    assert people.loc[1, ["clicks", "links", "mailings"]].tolist() == [5, 2, 2]
+    assert people.loc[3, "clicks"] == 2  # the scanner's click is not counted
+    assert people.loc[1, "role"] == "CTO" and pd.isna(people.loc[2, "role"])
+    assert people.loc[3, "category"] == "Prospect"
+    only_8 = clickers(world, mailing=8).set_index("person_id")
+    assert sorted(only_8.index) == [1, 3] and only_8.loc[1, "clicks"] == 3  # i = 1, 3, 5
+
+
+def test_engagement_segments_and_crosstab(world: duckdb.DuckDBPyConnection) -> None:
+    people = engagement(clickers(world)).set_index("person_id")
+    assert people.loc[1, "segment"] == "lapsed / frequent"
+    assert people.loc[2, "segment"] == "active / one-off"
+    assert people.loc[3, "segment"] == "cooling / repeat"
+    table = crosstab(people.reset_index(), "category")
+    assert table.loc["Customer"].sum() == 2 and table.loc["Prospect", "cooling / repeat"] == 1
+    shares = crosstab(people.reset_index(), "category", share=True)
+    assert shares.loc["Customer"].sum() == pytest.approx(1.0)
+    with pytest.raises(UsageError, match="no such column"):
+        crosstab(people, "shoe_size")
+    with pytest.raises(UsageError, match="not an extra field"):
+        clickers(world, fields=["shoe_size"])
