@@ -70,6 +70,10 @@ def test_simulate_gives_the_spec_json_and_is_reproducible(
 ) -> None:
     first = simulate(con, defs, PLANNED, runs=40, seed=3, by="contact.category")
     assert isinstance(first, SimulationResult)
+    left = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE temporary AND table_name LIKE 'sim%'"
+    ).fetchall()[0][0]
+    assert left == 0  # nothing big is left in the session
     out = first.to_dict()
     assert out["runs"] == 40
     row = out["metrics"][0]
@@ -96,7 +100,7 @@ def test_passes_through_the_engine_do_not_change_the_result(
     con: duckdb.DuckDBPyConnection, defs: linksim.Definitions
 ) -> None:
     one = simulate(con, defs, PLANNED, runs=12, seed=5)
-    many = simulate(con, defs, PLANNED, runs=12, seed=5, pass_clicks=300)
+    many = simulate(con, defs, PLANNED, runs=12, seed=5, pass_clicks=300, keep_relations=True)
     assert con.execute("SELECT count(DISTINCT world) FROM sim_clicks").fetchall()[0][0] == 12
     assert len(worlds._passes(con, 300)) >= 3  # the worlds went through in several passes
     pd.testing.assert_frame_equal(one.metrics, many.metrics)
@@ -113,7 +117,7 @@ def test_a_simulated_world_fires_what_its_clicks_fire_for_real(
     quiet = defs.model_copy(
         update={"bot_filter": defs.bot_filter.model_copy(update={"enabled": False})}
     )
-    simulate(con, quiet, PLANNED, runs=3, seed=11, send_at=send_at)
+    simulate(con, quiet, PLANNED, runs=3, seed=11, send_at=send_at, keep_relations=True)
     world = con.execute(
         "SELECT mailing_id, link_id, person_id, clicked_at FROM sim_clicks WHERE world = 0"
         " ORDER BY clicked_at"

@@ -36,6 +36,7 @@ def simulate(
     send_at: dt.datetime | None = None,
     seed: int = 0,
     pass_clicks: int = worlds.PASS_CLICKS,
+    keep_relations: bool = False,
 ) -> SimulationResult:
     """Simulate a planned mailing ``runs`` times and return the distribution of its outcomes.
 
@@ -50,6 +51,8 @@ def simulate(
         seed: the same seed gives the same worlds.
         pass_clicks: simulated clicks per pass through the engine (whole worlds each); fewer
             need less memory, the result is the same.
+        keep_relations: leave the simulation's temporary tables (``sim_clicks``, ``sim_out_*``
+            …) on ``con`` to inspect; by default they are dropped.
 
     Raises:
         UsageError: an unknown mailing or field, a mailing with clicks already, runs < 1.
@@ -73,7 +76,7 @@ def simulate(
     model.draw_clickers(con, runs, seed)
     worlds.simulated_clicks(con, send_at, seed)
     worlds.run_worlds(con, defs, mailing=mailing, send_at=send_at, pass_clicks=pass_clicks)
-    return SimulationResult(
+    result = SimulationResult(
         mailing=mailing,
         send_at=send_at,
         runs=runs,
@@ -83,6 +86,14 @@ def simulate(
         model=fitted,
         by=by,
     )
+    if not keep_relations:
+        # millions of rows at 1,000 worlds: not left in the session's memory
+        for (name,) in con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE temporary AND table_name LIKE 'sim\\_%'"
+            " ESCAPE '\\'"
+        ).fetchall():
+            run(con, f"DROP TABLE {name}")
+    return result
 
 
 def _send_at(
