@@ -11,14 +11,16 @@ A recipient ``r`` clicks link ``l`` of a mailing at least once with probability
   seen in one mailing only had. For held-out recipients of a mailing already in the history, the
   mailing's own rate is used, with its counting uncertainty.
 - ``theta``: a multiplicative effect per value of each person and contact attribute
-  (``attributes.py``), fitted by backfitting a Poisson model with the (link, mailing) rates and
-  shrunk toward no effect by ``SHRINK`` pseudo-clicks; drawn per world from its standard error.
+  (``inputs.py``), fitted by backfitting a Poisson model with the (link, mailing) rates and
+  shrunk toward no effect by ``SHRINK`` pseudo-clicks. The ``NOISE_ATTRS`` attributes whose
+  uncertainty moves the total most (and any asked for) are drawn per world from their standard
+  errors; the others stay at their estimates.
 - ``own``: the person's own history against what the attributes predict, shrunk empirical-Bayes
   style (a gamma prior whose strength comes from the spread between persons): ``(k + a) / (m +
   a)`` for ``k`` links clicked where ``m`` were expected.
 
-Each simulated world draws the link rates and attribute effects afresh, then every recipient's
-clicks: the intervals hold the uncertainty of the rates, not only coin-flip noise.
+Each simulated world draws the link rates and those attribute effects afresh, then every
+recipient's clicks: the intervals hold the uncertainty of the rates, not only coin-flip noise.
 
 Relations read (temporary tables on the connection): ``sim_hist`` (mailing_id, link_id,
 person_id, clicked) — one row per delivered recipient and link of a past mailing; ``sim_target``
