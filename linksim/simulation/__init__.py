@@ -70,8 +70,8 @@ def simulate(
             f"mailing {mailing} has no recipients or no links: load its mail.recipient and "
             "mail.mailing_link rows first"
         )
-    _by(con, by)
     inputs.build_attributes(con, send_at)
+    _by(con, by)
     fitted = model.fit(con, keep=[by] if by else [])
     model.draw_clickers(con, runs, seed)
     worlds.simulated_clicks(con, send_at, seed)
@@ -142,26 +142,17 @@ def _by(con: duckdb.DuckDBPyConnection, by: str | None) -> None:
             f"--by {by!r}: not an extra field (crm.extra_field) nor one of "
             f"{', '.join(BY_CONTACT)}; the extra fields are: {', '.join(known) or 'none'}"
         )
-    # numbers in quartiles, labelled by their range, as the click model sees them
+    # numbers in the quartiles the click model uses (sim_attr), other values as stored
     run(
         con,
         """
         CREATE OR REPLACE TEMP TABLE sim_by AS
-        WITH v AS (
-            SELECT f.person_id, f.value, x.type IN ('integer', 'decimal') AS numeric,
-                   TRY_CAST(f.value AS DOUBLE) AS n
-            FROM crm.person_field f JOIN crm.extra_field x ON x.name = f.field
-            WHERE f.field = $f AND f.person_id IN (SELECT person_id FROM sim_target)
-        ),
-        q AS (
-            SELECT person_id, n, ntile(4) OVER (ORDER BY n) AS q FROM v
-            WHERE numeric AND n IS NOT NULL
-        )
-        SELECT person_id, value FROM v WHERE NOT numeric OR n IS NULL
-        UNION ALL
-        SELECT person_id, 'q' || q || ' (' || min(n) OVER (PARTITION BY q) || ' to '
-               || max(n) OVER (PARTITION BY q) || ')'
-        FROM q
+        SELECT f.person_id,
+               CASE WHEN x.type IN ('integer', 'decimal') THEN a.value ELSE f.value END AS value
+        FROM crm.person_field f
+        JOIN crm.extra_field x ON x.name = f.field
+        LEFT JOIN sim_attr a ON a.person_id = f.person_id AND a.attr = f.field
+        WHERE f.field = $f AND f.person_id IN (SELECT person_id FROM sim_target)
         """,
         {"f": by},
     )
