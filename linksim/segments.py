@@ -2,6 +2,7 @@
 
 Clicks count when they are eligible: the bot filter of the definitions given (else the default
 one) decides, exactly as in a run. Everything is computed in SQL; pandas gets one row per person.
+`save_selection` saves a segment as a selection through the change log, so it can be undone.
 
 >>> import linksim
 >>> con = linksim.connect(":memory:")
@@ -20,9 +21,18 @@ import pandas as pd
 from linksim.definitions import Definitions, parse_definitions
 from linksim.errors import UsageError
 from linksim.runs import FAR_FUTURE, FAR_PAST, fire_history
+from linksim.save_selection import SavedSelection, save_selection
 from linksim.store.query import fetch_one, run
 
-__all__ = ["FREQUENCY", "RECENCY", "clickers", "crosstab", "engagement"]
+__all__ = [
+    "FREQUENCY",
+    "RECENCY",
+    "SavedSelection",
+    "clickers",
+    "crosstab",
+    "engagement",
+    "save_selection",
+]
 
 RECENCY = ((30, "active"), (90, "cooling"), (None, "lapsed"))
 """Days since the last click: up to 30 active, up to 90 cooling, else lapsed."""

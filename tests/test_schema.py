@@ -12,7 +12,7 @@ import pytest
 
 from linksim.errors import DatabaseError
 from linksim.store.connect import connect
-from linksim.store.schema import INPUT_TABLES, TABLES, table
+from linksim.store.schema import INPUT_TABLES, SCHEMA_VERSION, TABLES, ddl, table
 
 SPEC_COLUMNS = {
     "crm.associate": "associate_id name team daily_capacity timezone",
@@ -128,9 +128,37 @@ def test_a_version_1_file_is_migrated_on_open_with_its_rows(db_path: Path) -> No
     ]
     assert con.execute(
         "SELECT value FROM linksim.meta WHERE key = 'schema_version'"
-    ).fetchall() == [("2",)]
+    ).fetchall() == [(str(SCHEMA_VERSION),)]
     with pytest.raises(duckdb.Error, match="CHECK"):  # the rebuilt table keeps its checks
         con.execute("INSERT INTO crm.person_field VALUES (-1, 'tier', NULL, now(), NULL)")
+    con.close()
+
+
+def test_a_version_2_file_learns_the_segment_run_mode(db_path: Path) -> None:
+    con = connect(db_path)
+    con.execute("DROP TABLE linksim.run").fetchall()
+    old = ddl(table("linksim.run")).replace(", 'segment'", "")
+    con.execute(old).fetchall()
+    con.execute(
+        "INSERT INTO linksim.run (run_id, mode, started_at, status) "
+        "VALUES (1, 'apply', TIMESTAMP '2026-01-02', 'ok')"
+    ).fetchall()
+    with pytest.raises(duckdb.Error, match="CHECK"):
+        con.execute(
+            "INSERT INTO linksim.run (run_id, mode, started_at, status) "
+            "VALUES (2, 'segment', now(), 'ok')"
+        )
+    con.execute("UPDATE linksim.meta SET value = '2' WHERE key = 'schema_version'").fetchall()
+    con.close()
+    con = connect(db_path)
+    con.execute(
+        "INSERT INTO linksim.run (run_id, mode, started_at, status) "
+        "VALUES (2, 'segment', now(), 'ok')"
+    ).fetchall()
+    assert con.execute("SELECT run_id, mode FROM linksim.run ORDER BY 1").fetchall() == [
+        (1, "apply"),
+        (2, "segment"),
+    ]
     con.close()
 
 

@@ -10,7 +10,7 @@ import pytest
 
 import linksim
 from linksim.errors import UsageError
-from linksim.segments import clickers, crosstab, engagement
+from linksim.segments import clickers, crosstab, engagement, save_selection
 
 T0 = dt.datetime(2026, 3, 2, 9, 0)
 DAY = dt.timedelta(days=1)
@@ -85,3 +85,57 @@ def test_engagement_segments_and_crosstab(world: duckdb.DuckDBPyConnection) -> N
         crosstab(people, "shoe_size")
     with pytest.raises(UsageError, match="not an extra field"):
         clickers(world, fields=["shoe_size"])
+
+
+def test_a_segment_saved_as_a_selection_goes_through_the_change_log_and_undoes(
+    world: duckdb.DuckDBPyConnection,
+) -> None:
+    _load(world, "crm.selection", [{"selection_id": 4, "name": "Newsletter"}])
+    _load(world, "crm.selection_member", [{"selection_id": 4, "person_id": 2, "since": T0}])
+    people = engagement(clickers(world))
+    frequent = people[people["frequency"] != "one-off"]  # Ann and Cy
+    saved = save_selection(world, frequent, "Engaged")
+    assert (saved.created, saved.added, saved.already) == (True, 2, 0)
+    members = "SELECT person_id FROM crm.selection_member WHERE selection_id = ? ORDER BY 1"
+    assert world.execute(members, [saved.selection_id]).fetchall() == [(1,), (3,)]
+    log = world.execute(
+        "SELECT person_id, target_kind, target, old_value, new_value, cause FROM linksim.change "
+        "WHERE run_id = ? ORDER BY person_id",
+        [saved.run_id],
+    ).fetchall()
+    assert log == [
+        (1, "selection", "Engaged", None, "member", "saved segment"),
+        (3, "selection", "Engaged", None, "member", "saved segment"),
+    ]
+    assert world.execute(
+        "SELECT mode, status FROM linksim.run WHERE run_id = ?", [saved.run_id]
+    ).fetchall() == [("segment", "ok")]
+    # into an existing selection: who is in stays, with the date they joined
+    again = save_selection(world, [1, 2, 2], "Newsletter", create=False)
+    assert (again.created, again.added, again.already) == (False, 1, 1)
+    assert world.execute(members, [4]).fetchall() == [(1,), (2,)]
+    assert world.execute(
+        "SELECT since FROM crm.selection_member WHERE selection_id = 4 AND person_id = 2"
+    ).fetchall() == [(T0,)]
+    # undo takes back exactly what each save added
+    linksim.undo(world, again.run_id)
+    assert world.execute(members, [4]).fetchall() == [(2,)]
+    linksim.undo(world, saved.run_id)
+    assert world.execute(members, [saved.selection_id]).fetchall() == []
+
+
+def test_saving_a_segment_refuses_unknown_people_and_names(
+    world: duckdb.DuckDBPyConnection,
+) -> None:
+    before = world.execute("SELECT count(*) FROM linksim.run").fetchall()
+    with pytest.raises(UsageError, match=r"2 person ids are not in crm\.person"):
+        save_selection(world, [1, 98, 99], "Engaged")
+    with pytest.raises(UsageError, match="no person_id column"):
+        save_selection(world, pd.DataFrame({"id": [1]}), "Engaged")
+    with pytest.raises(UsageError, match="whole numbers; found 'x'"):
+        save_selection(world, [1, "x"], "Engaged")
+    with pytest.raises(UsageError, match="no selection named 'Engaged'"):
+        save_selection(world, [1], "Engaged", create=False)
+    # nothing was written: no run, no selection
+    assert world.execute("SELECT count(*) FROM linksim.run").fetchall() == before
+    assert world.execute("SELECT count(*) FROM crm.selection").fetchall() == [(0,)]

@@ -4,8 +4,9 @@ Opening a file for writing migrates it in one transaction; a read-only open acce
 in `READABLE`, because the differences between them are constraints, not columns.
 
 Version 1 enforced the keys of the tables that grow with the clicks as PRIMARY KEYs. Version 2
-keeps them declared only (see `linksim.store.schema`): DuckDB cannot drop a constraint, so each
-such table is rebuilt without it, rows unchanged.
+keeps them declared only (see `linksim.store.schema`). Version 3 adds the run mode `segment` (a
+segment saved as a selection) to the CHECK of `linksim.run.mode`. DuckDB cannot drop or change a
+constraint, so each such table is rebuilt as declared now, rows unchanged.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from linksim.store.schema import SCHEMA_VERSION, TABLES, ddl
 
 __all__ = ["READABLE", "migrate"]
 
-READABLE = ("1", str(SCHEMA_VERSION))
+READABLE = ("1", "2", str(SCHEMA_VERSION))
 
 
 def _enforced_keys(con: duckdb.DuckDBPyConnection) -> set[str]:
@@ -28,10 +29,10 @@ def _enforced_keys(con: duckdb.DuckDBPyConnection) -> set[str]:
     return {name for (name,) in rows}
 
 
-def _drop_key(con: duckdb.DuckDBPyConnection, name: str) -> None:
+def _rebuild(con: duckdb.DuckDBPyConnection, name: str) -> None:
     """Rebuild table ``name`` as the schema declares it now, with its rows."""
     t = next(t for t in TABLES if t.name == name)
-    old = t.name + "__v1"
+    old = t.name + "__old"
     columns = ", ".join(t.column_names)
     run(con, f"ALTER TABLE {t.name} RENAME TO {old.split('.')[1]}")
     run(con, ddl(t))
@@ -55,13 +56,14 @@ def migrate(con: duckdb.DuckDBPyConnection) -> bool:
     found = has_meta and fetch_value(
         con, "SELECT value FROM linksim.meta WHERE key = 'schema_version'"
     )
-    if found != "1":
+    if found not in ("1", "2"):
         return False
     with transaction(con):
         enforced = _enforced_keys(con)
         for t in TABLES:
             if t.key and not t.enforce_key and t.name in enforced:
-                _drop_key(con, t.name)
+                _rebuild(con, t.name)
+        _rebuild(con, "linksim.run")
         run(
             con,
             "UPDATE linksim.meta SET value = ? WHERE key = 'schema_version'",

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 __all__ = ["INPUT_TABLES", "SCHEMA_VERSION", "TABLES", "Column", "Table", "ddl", "table"]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 @dataclass(frozen=True)
@@ -315,7 +315,9 @@ TABLES: tuple[Table, ...] = (
         "linksim.run",
         (
             _id("run_id"),
-            Column("mode", "VARCHAR", nullable=False, one_of=("preview", "apply", "undo")),
+            Column(
+                "mode", "VARCHAR", nullable=False, one_of=("preview", "apply", "undo", "segment")
+            ),
             Column("started_at", "TIMESTAMP", nullable=False),
             Column("finished_at", "TIMESTAMP"),
             Column(
@@ -334,7 +336,7 @@ TABLES: tuple[Table, ...] = (
         ),
         key=("run_id",),
         input=False,
-        doc="One row per preview, apply or undo, with the accounting of SPEC §4.1.",
+        doc="One row per preview, apply, undo or saved segment, with the accounting of SPEC §4.1.",
     ),
     Table(
         "linksim.change",
