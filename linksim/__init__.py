@@ -7,6 +7,7 @@
 1
 """
 
+from linksim._resources import data_path
 from linksim.definitions import (
     Definitions,
     check_definitions,
@@ -39,6 +40,7 @@ __all__ = [
     "apply",
     "check_definitions",
     "connect",
+    "data_path",
     "definitions_schema",
     "lint",
     "load",

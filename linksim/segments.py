@@ -31,6 +31,7 @@ __all__ = [
     "clickers",
     "crosstab",
     "engagement",
+    "links",
     "save_selection",
 ]
 
@@ -94,6 +95,56 @@ def clickers(
             ORDER BY c.clicks DESC, p.person_id
             """,
             params,
+        ).df()
+    finally:
+        for relation in ("ls_classified", "ls_fired"):
+            run(con, f"DROP TABLE IF EXISTS {relation}")
+
+
+def links(
+    con: duckdb.DuckDBPyConnection,
+    defs: Definitions | None = None,
+    *,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+    mailing: int | None = None,
+) -> pd.DataFrame:
+    """Who clicked what: per mailing and link, the eligible ``clicks``, the ``people`` who
+    clicked, their share of the mailing's ``recipients`` (``click_rate``), and the clicks
+    counted as a bot's (``bot_clicks``)."""
+    fire_history(con, defs or parse_definitions({"version": 1, "links": []}))
+    try:
+        return con.execute(
+            """
+            WITH scoped AS (
+                SELECT * FROM ls_classified
+                WHERE quarantine_reason IS NULL
+                  AND clicked_at >= $since AND clicked_at < $until
+                  AND ($mailing IS NULL OR mailing_id = $mailing)
+            ),
+            per_link AS (
+                SELECT mailing_id, link_id,
+                       count(*) FILTER (WHERE bot_reason IS NULL) AS clicks,
+                       count(DISTINCT person_id) FILTER (WHERE bot_reason IS NULL) AS people,
+                       count(*) FILTER (WHERE bot_reason IS NOT NULL) AS bot_clicks
+                FROM scoped
+                GROUP BY ALL
+            ),
+            sent AS (
+                SELECT mailing_id, count(*) AS recipients FROM mail.recipient
+                WHERE mailing_id IN (SELECT mailing_id FROM per_link)
+                GROUP BY ALL
+            )
+            SELECT p.mailing_id, m.name AS mailing, p.link_id, coalesce(l.name, l.url) AS link,
+                   p.clicks, p.people, s.recipients,
+                   round(p.people / s.recipients, 4) AS click_rate, p.bot_clicks
+            FROM per_link p
+            JOIN mail.mailing m USING (mailing_id)
+            JOIN mail.link l USING (link_id)
+            LEFT JOIN sent s USING (mailing_id)
+            ORDER BY m.sent_at, p.mailing_id, p.people DESC, p.link_id
+            """,
+            {"since": since or FAR_PAST, "until": until or FAR_FUTURE, "mailing": mailing},
         ).df()
     finally:
         for relation in ("ls_classified", "ls_fired"):

@@ -18,6 +18,7 @@ EXPORTED = sorted(
         "apply",
         "check_definitions",
         "connect",
+        "data_path",
         "definitions_schema",
         "lint",
         "load",

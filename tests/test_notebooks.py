@@ -1,4 +1,5 @@
-"""The notebooks run top to bottom on a fresh kernel (real execution, not a smoke import)."""
+"""The notebooks run top to bottom on a fresh kernel (real execution, not a smoke import), each
+draws at least one figure, and none is committed with outputs."""
 
 from __future__ import annotations
 
@@ -28,3 +29,16 @@ def test_notebook_runs(path: Path, tmp_path: Path) -> None:
         if out.output_type == "error"
     ]
     assert not errors
+    figures = [
+        out
+        for cell in notebook.cells
+        if cell.cell_type == "code"
+        for out in cell.outputs
+        if "image/png" in out.get("data", {})
+    ]
+    assert figures, f"{path.name} draws no figure"
+
+
+def test_there_is_a_notebook_for_each_task() -> None:
+    names = {p.stem.split("-", 1)[1] for p in NOTEBOOKS}
+    assert {"segment-clickers", "plan-follow-ups", "preview-before-sending", "backfill"} <= names

@@ -10,7 +10,7 @@ import pytest
 
 import linksim
 from linksim.errors import UsageError
-from linksim.segments import clickers, crosstab, engagement, save_selection
+from linksim.segments import clickers, crosstab, engagement, links, save_selection
 
 T0 = dt.datetime(2026, 3, 2, 9, 0)
 DAY = dt.timedelta(days=1)
@@ -70,6 +70,16 @@ def test_clickers_count_eligible_clicks_per_person(world: duckdb.DuckDBPyConnect
     assert people.loc[3, "category"] == "Prospect"
     only_8 = clickers(world, mailing=8).set_index("person_id")
     assert sorted(only_8.index) == [1, 3] and only_8.loc[1, "clicks"] == 3  # i = 1, 3, 5
+
+
+def test_links_count_who_clicked_what(world: duckdb.DuckDBPyConnection) -> None:
+    table = links(world)[["mailing_id", "link_id", "clicks", "people", "click_rate", "bot_clicks"]]
+    assert sorted(table.itertuples(index=False, name=None)) == [
+        (7, 1, 3, 2, 0.6667, 0),  # Ann twice, Bo once
+        (8, 1, 1, 1, 0.3333, 0),  # Cy
+        (8, 2, 4, 2, 0.6667, 1),  # Ann three times, Cy once; the scanner apart
+    ]
+    assert links(world, mailing=7)["mailing"].tolist() == ["M7"]
 
 
 def test_engagement_segments_and_crosstab(world: duckdb.DuckDBPyConnection) -> None:
@@ -139,3 +149,5 @@ def test_saving_a_segment_refuses_unknown_people_and_names(
     # nothing was written: no run, no selection
     assert world.execute("SELECT count(*) FROM linksim.run").fetchall() == before
     assert world.execute("SELECT count(*) FROM crm.selection").fetchall() == [(0,)]
+    shown = save_selection(world, [1], "<b>VIP</b>")._repr_html_()
+    assert "&lt;b&gt;VIP&lt;/b&gt;" in shown and "<b>" not in shown

@@ -14,7 +14,14 @@ from linksim.store.load import LoadReport, load_relation
 from linksim.store.query import fetch_value, run
 from linksim.store.schema import TABLES
 
-__all__ = ["DATASETS", "DEFAULT_DEMO_DB", "DemoSummary", "build_demo", "table_counts"]
+__all__ = [
+    "DATASETS",
+    "DEFAULT_DEMO_DB",
+    "DemoSummary",
+    "build_demo",
+    "ensure_demo",
+    "table_counts",
+]
 
 DEFAULT_DEMO_DB = "linksim-demo.duckdb"
 DATASETS = ("company", "hillstrom")
@@ -88,6 +95,18 @@ def build_demo(
     finally:
         con.close()
     return DemoSummary(str(target), dataset, counts, reports)
+
+
+def ensure_demo(path: str | os.PathLike[str] = DEFAULT_DEMO_DB) -> Path:
+    """``path``, built as the company demo when it does not exist yet (for notebooks).
+
+    An existing file is used as it is, so a notebook run twice keeps what the first run left;
+    `build_demo` starts afresh.
+    """
+    target = Path(path)
+    if not target.exists():
+        build_demo(target)
+    return target
 
 
 def _stage(
