@@ -284,6 +284,7 @@ class RunResult:
         per_action = self.by_action().groupby("action_id")["people"].sum().sort_values()
         left.barh(per_action.index.astype(str), per_action.to_numpy())
         left.set_xlabel("people touched")
+        left.set_ylabel("action")
         left.set_title("Changes per action")
         owners = self.follow_ups_per_owner()
         labels = owners["owner_id"].astype(str)
