@@ -172,6 +172,39 @@ def _cmd_undo(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_export(args: argparse.Namespace) -> int:
+    from linksim.warehouse import export_warehouse
+
+    con = connect(args.db, create=False, read_only=True)
+    try:
+        counts = export_warehouse(con, args.warehouse)
+    finally:
+        con.close()
+    _print_counts(f"exported {args.db} to {args.warehouse}", counts, args.json)
+    return EXIT_OK
+
+
+def _cmd_import(args: argparse.Namespace) -> int:
+    from linksim.warehouse import import_warehouse
+
+    con = connect(args.db)
+    try:
+        counts = import_warehouse(con, args.warehouse)
+    finally:
+        con.close()
+    _print_counts(f"imported {args.warehouse} into {args.db}", counts, args.json)
+    return EXIT_OK
+
+
+def _print_counts(head: str, counts: dict[str, int], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps({"tables": counts}, indent=2))
+        return
+    width = max(len(name) for name in counts)
+    print(head)
+    print("\n".join(f"  {name:<{width}}  {n:>12,}" for name, n in counts.items()))
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="linksim",
@@ -280,6 +313,24 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("run_id", type=_positive_int, help="the run to undo (linksim.run.run_id)")
     p.add_argument("--db", default=DEFAULT_DB, help=f"database file (default {DEFAULT_DB})")
     p.add_argument("--json", action="store_true", help="print what was restored and kept as JSON")
+
+    p = command(
+        "export",
+        _cmd_export,
+        "write every table of a database to a warehouse directory of Parquet folders (for Spark)",
+    )
+    p.add_argument("--db", default=DEFAULT_DB, help=f"database file (default {DEFAULT_DB})")
+    p.add_argument("--warehouse", required=True, metavar="DIR", help="the warehouse directory")
+    p.add_argument("--json", action="store_true", help="print the rows per table as JSON")
+
+    p = command(
+        "import",
+        _cmd_import,
+        "replace the tables of a database by those of a warehouse directory (after Spark)",
+    )
+    p.add_argument("--warehouse", required=True, metavar="DIR", help="the warehouse directory")
+    p.add_argument("--db", default=DEFAULT_DB, help=f"database file (default {DEFAULT_DB})")
+    p.add_argument("--json", action="store_true", help="print the rows per table as JSON")
 
     command("schema", _cmd_schema, "print the JSON Schema of the definitions format")
     return parser

@@ -1,0 +1,163 @@
+"""A warehouse directory: the SPEC §2 tables as Parquet, one folder per table, for Spark.
+
+``DIR/crm/person/``, ``DIR/mail/click/``, ``DIR/linksim/run/``… each hold the Parquet files of
+one table (Spark reads a folder as a table and writes one back the same way), and
+``DIR/_linksim.json`` the schema version and the next values of linksim's sequences.
+`export_warehouse` writes every declared table of a database there; `import_warehouse` replaces
+a database's tables with a warehouse's, in one transaction, with every column checked.
+
+>>> import tempfile, linksim
+>>> folder = tempfile.mkdtemp()
+>>> export_warehouse(linksim.connect(":memory:"), folder)["crm.person"]
+0
+>>> import_warehouse(linksim.connect(":memory:"), folder)["mail.click"]
+0
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import duckdb
+
+from linksim.errors import InputError, UsageError
+from linksim.store.query import fetch_value, run, transaction
+from linksim.store.schema import SCHEMA_VERSION, TABLES, Table
+
+__all__ = ["SEQUENCES", "export_warehouse", "import_warehouse", "table_folder"]
+
+MANIFEST = "_linksim.json"
+# linksim's sequences and the column whose largest value each must stay above
+SEQUENCES = {"run_id": "linksim.run.run_id", "load_id": "linksim.load.load_id"}
+
+
+def table_folder(directory: str | os.PathLike[str], name: str) -> Path:
+    """The folder of table ``name`` in a warehouse.
+
+    >>> table_folder("/w", "crm.person").as_posix()
+    '/w/crm/person'
+    """
+    schema, table = name.split(".")
+    return Path(directory) / schema / table
+
+
+def export_warehouse(
+    con: duckdb.DuckDBPyConnection, directory: str | os.PathLike[str]
+) -> dict[str, int]:
+    """Write every declared table of the database to ``directory``; rows per table.
+
+    A table's folder is emptied of Parquet files first, so an export replaces an older one.
+    """
+    root = Path(directory)
+    counts: dict[str, int] = {}
+    for t in TABLES:
+        folder = table_folder(root, t.name)
+        folder.mkdir(parents=True, exist_ok=True)
+        for old in folder.glob("*.parquet"):
+            old.unlink()
+        target = str(folder / "part-00000.parquet").replace("'", "''")  # COPY takes no params
+        run(con, f"COPY (SELECT * FROM {t.name}) TO '{target}' (FORMAT parquet)")
+        counts[t.name] = int(fetch_value(con, f"SELECT count(*) FROM {t.name}"))
+    sequences = {
+        seq: int(
+            fetch_value(
+                con,
+                f"SELECT coalesce(max({column.rsplit('.', 1)[1]}), 0) + 1 "
+                f"FROM {column.rsplit('.', 1)[0]}",
+            )
+        )
+        for seq, column in SEQUENCES.items()
+    }
+    manifest = {"schema_version": SCHEMA_VERSION, "next": sequences}
+    (root / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+    return counts
+
+
+def import_warehouse(
+    con: duckdb.DuckDBPyConnection, directory: str | os.PathLike[str]
+) -> dict[str, int]:
+    """Replace every declared table of the database by the warehouse's; rows per table."""
+    root = Path(directory)
+    _check_manifest(root)
+    sources = {t.name: _source(root, t) for t in TABLES}
+    counts: dict[str, int] = {}
+    with transaction(con):
+        for t in reversed(TABLES):  # children before parents: no key refers to a deleted row
+            run(con, f"DELETE FROM {t.name}")
+        for t in TABLES:
+            source = sources[t.name]
+            if source is None:
+                counts[t.name] = 0
+                continue
+            _check_columns(con, t, source)
+            columns = ", ".join(t.column_names)
+            values = ", ".join(f"CAST({c.name} AS {c.type})" for c in t.columns)
+            try:
+                run(con, f"INSERT INTO {t.name} ({columns}) SELECT {values} FROM {source}")
+            except (duckdb.ConstraintException, duckdb.ConversionException) as exc:
+                message = str(exc).splitlines()[0]
+                raise InputError(
+                    f"{t.name} in the warehouse ({table_folder(root, t.name)}): {message}"
+                ) from None
+            counts[t.name] = int(fetch_value(con, f"SELECT count(*) FROM {t.name}"))
+        for seq, column in SEQUENCES.items():
+            table, name = column.rsplit(".", 1)
+            start = int(fetch_value(con, f"SELECT coalesce(max({name}), 0) + 1 FROM {table}"))
+            run(con, f"DROP SEQUENCE IF EXISTS linksim.{seq}_seq")
+            run(con, f"CREATE SEQUENCE linksim.{seq}_seq START {start}")
+    return counts
+
+
+def _check_manifest(root: Path) -> None:
+    path = root / MANIFEST
+    if not root.is_dir():
+        raise UsageError(f"{root}: no such warehouse directory; `linksim export` writes one")
+    if not path.exists():
+        raise InputError(
+            f"{path}: missing; a warehouse written by `linksim export` (or by linksim on Spark) "
+            "has it. Without it the folders may not be linksim's tables"
+        )
+    try:
+        version = json.loads(path.read_text())["schema_version"]
+    except (ValueError, KeyError, TypeError):
+        raise InputError(f"{path}: expected JSON with a schema_version; export again") from None
+    if version != SCHEMA_VERSION:
+        raise InputError(
+            f"{path}: schema version {version}, this linksim reads {SCHEMA_VERSION}: import it "
+            "with the linksim that wrote it, or export it again"
+        )
+
+
+def _source(root: Path, t: Table) -> str | None:
+    """SQL reading the table's Parquet files, or None when its folder holds none (empty)."""
+    folder = table_folder(root, t.name)
+    if not folder.is_dir():
+        raise InputError(
+            f"{folder}: missing; every table of the schema has a folder in the warehouse "
+            f"(an empty table, an empty folder)"
+        )
+    if not any(folder.glob("*.parquet")):
+        return None
+    pattern = str(folder / "*.parquet").replace("'", "''")
+    return f"read_parquet('{pattern}', union_by_name = true)"
+
+
+def _check_columns(con: duckdb.DuckDBPyConnection, t: Table, source: str) -> None:
+    found = {name for (name, *_) in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()}
+    missing = [c.name for c in t.columns if c.name not in found]
+    extra = sorted(found - set(t.column_names))
+    if missing or extra:
+        raise InputError(
+            f"{t.name} in the warehouse: "
+            + "; ".join(
+                part
+                for part in (
+                    f"missing column(s) {', '.join(missing)}" if missing else "",
+                    f"unknown column(s) {', '.join(extra)}" if extra else "",
+                )
+                if part
+            )
+            + f"; expected exactly {', '.join(t.column_names)}"
+        )
