@@ -120,33 +120,56 @@ class OwnerRuleComparison:
         frames = [workload(r).assign(rule=name) for name, r in results.items()]
         self.workload = pd.concat(frames, ignore_index=True)
 
+    def follow_ups(self) -> pd.DataFrame:
+        """The compared action's follow-ups under each rule: ``rule``, ``owner_id``, ``owner``,
+        ``starts_at`` and ``days_to_due`` (calendar days from the click to the start)."""
+        frames = [
+            _action_follow_ups(result, self.action_id).assign(rule=name)
+            for name, result in self.results.items()
+        ]
+        names = self.workload.drop_duplicates("owner_id").set_index("owner_id")["owner"]
+        out = pd.concat(frames, ignore_index=True)
+        return out.assign(owner=out["owner_id"].map(names))
+
     def summary(self) -> pd.DataFrame:
-        """Per rule: follow-ups, owners used, the busiest owner-day, owner-days over capacity,
-        the appointments beyond capacity, and the mean working days from click to due."""
-        rows = self.workload.groupby("rule", sort=False).agg(
-            follow_ups=("follow_ups", "sum"),
-            owners=("owner_id", "nunique"),
-            busiest_day=("appointments", "max"),
+        """Per rule: the action's follow-ups, the owners they went to and the mean calendar
+        days from click to start; and for the whole run, the owner-days over capacity, the
+        appointments beyond capacity and the most appointments an owner has on one day."""
+        own = (
+            self.follow_ups()
+            .groupby("rule", sort=False)
+            .agg(
+                follow_ups=("owner_id", "size"),
+                owners=("owner_id", "nunique"),
+                mean_days_to_due=("days_to_due", "mean"),
+            )
+        )
+        run = self.workload.groupby("rule", sort=False).agg(
             days_over=("over", lambda s: int((s > 0).sum())),
             over_capacity=("over", "sum"),
+            max_per_day=("appointments", "max"),
         )
-        lead = pd.Series({name: _mean_lead_days(r) for name, r in self.results.items()})
-        return rows.assign(mean_days_to_due=lead.reindex(rows.index).round(1)).reset_index()
+        table = own.join(run, how="outer").reindex(list(self.results))
+        table["follow_ups"] = table["follow_ups"].fillna(0).astype(int)
+        table["mean_days_to_due"] = table["mean_days_to_due"].round(1)
+        return table.rename_axis("rule").reset_index()
 
     def by_owner(self) -> pd.DataFrame:
-        """Follow-ups per owner (rows) under each rule (columns)."""
-        table = self.workload.pivot_table(
+        """The action's follow-ups per owner (rows) under each rule (columns)."""
+        table = self.follow_ups().pivot_table(
             index=["owner_id", "owner"],
             columns="rule",
-            values="follow_ups",
-            aggfunc="sum",
+            values="starts_at",
+            aggfunc="size",
             fill_value=0,
-            sort=False,
         )
-        return table[list(self.results)].sort_index()
+        return table.reindex(columns=list(self.results), fill_value=0).sort_index()
 
     def __str__(self) -> str:
         return f"owner rules for {self.action_id}:\n" + self.summary().to_string(index=False)
+
+    def __repr__(self) -> str:
+        return str(self)
 
     def _repr_html_(self) -> str:
         title = html.escape(f"Owner rules for {self.action_id}")
@@ -261,7 +284,8 @@ def plot_calendar(
 
 def plot_workload(frame: pd.DataFrame, *, ax: Axes | None = None) -> Figure:
     """Owners (rows) by days (columns): appointments as a share of daily capacity; cells over
-    capacity marked with a cross. Owners without a capacity are shown against their busiest day."""
+    capacity marked with a cross. Owners without a capacity (unlimited) are shown against their
+    busiest day; shares above 1.5 have the colour of 1.5."""
     import matplotlib.pyplot as plt
 
     if frame.empty:
@@ -285,13 +309,14 @@ def plot_workload(frame: pd.DataFrame, *, ax: Axes | None = None) -> Figure:
     )
     rows, cols = np.nonzero(over.to_numpy() > 0)
     ax.scatter(cols, rows, marker="x", color="red", s=14, label="over capacity")
-    ax.set_yticks(range(len(grid)), [str(i) for i in grid.index])
+    names = data.drop_duplicates("owner_id").set_index("owner_id")["owner"]
+    ax.set_yticks(range(len(grid)), [f"{names.get(i, '')} ({i})" for i in grid.index])
     ticks = range(0, grid.shape[1], max(1, grid.shape[1] // 12))
     ax.set_xticks(ticks, [span[t].strftime("%d %b %y") for t in ticks], rotation=45)
     ax.set_xlabel("day (owner's local date)")
     ax.set_ylabel("owner (associate id)")
     ax.set_title("Appointments per owner and day, as a share of daily capacity")
-    fig.colorbar(image, ax=ax, label="appointments / daily capacity")
+    fig.colorbar(image, ax=ax, label="appointments / daily capacity", extend="max")
     if len(rows):
         ax.legend(loc="upper right", fontsize="small")
     fig.tight_layout()
@@ -311,12 +336,12 @@ def _action(dump: dict[str, Any], action_id: str) -> dict[str, Any]:
     return found[0]
 
 
-def _mean_lead_days(result: RunResult) -> float:
-    """Mean days from the click to the follow-up's start, over the run's new follow-ups."""
-    changes = result.changes
-    if changes.empty:
-        return float("nan")
-    made = changes[changes["target_kind"] == "appointment"][["target", "changed_at"]]
-    starts = result.appointments[["appointment_id", "starts_at"]]
-    joined = made.merge(starts, left_on="target", right_on="appointment_id")
-    return float(((joined["starts_at"] - joined["changed_at"]).dt.total_seconds() / 86400).mean())
+def _action_follow_ups(result: RunResult, action_id: str) -> pd.DataFrame:
+    """The follow-ups ``action_id`` creates in a run: owner, start, days from its click."""
+    columns = ["owner_id", "starts_at", "days_to_due"]
+    appointments = result.appointments
+    if appointments.empty:
+        return pd.DataFrame(columns=columns)
+    mine = appointments[appointments["source_action"] == action_id]
+    days = (mine["starts_at"] - mine["clicked_at"]).dt.total_seconds() / 86400
+    return mine.assign(days_to_due=days)[columns]

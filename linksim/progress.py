@@ -23,6 +23,21 @@ def wanted(show: bool | None) -> bool:
     return sys.stderr.isatty()
 
 
+def _tqdm() -> Any:
+    """tqdm's widget in Jupyter when ipywidgets is installed, else its text bar (tqdm.auto
+    would warn that the widget is missing, once per bar)."""
+    if "ipykernel" in sys.modules:
+        try:
+            import ipywidgets  # noqa: F401
+            from tqdm.notebook import tqdm
+        except ImportError:
+            from tqdm.std import tqdm
+        return tqdm
+    from tqdm.std import tqdm
+
+    return tqdm
+
+
 @contextmanager
 def progress_bar(total: int, *, initial: int = 0, show: bool | None = None) -> Iterator[Any]:
     """A bar counting clicks, with clicks/s and the time left; ``update(n)`` advances it.
@@ -30,9 +45,7 @@ def progress_bar(total: int, *, initial: int = 0, show: bool | None = None) -> I
     >>> with progress_bar(10, show=False) as bar:
     ...     bar.update(10)
     """
-    from tqdm.auto import tqdm
-
-    bar = tqdm(
+    bar = _tqdm()(
         total=total,
         initial=initial,
         unit=" clicks",

@@ -30,6 +30,13 @@ GROUP BY ALL
 ORDER BY action_id, target_kind, target
 """
 
+PEOPLE_SQL = """
+SELECT action_id, count(DISTINCT person_id) AS people
+FROM changes
+GROUP BY action_id
+ORDER BY people, action_id
+"""
+
 FOLLOW_UPS_SQL = """
 SELECT owner_id, owner, sum(follow_ups)::BIGINT AS follow_ups, max(appointments) AS busiest_day,
        any_value(daily_capacity) AS daily_capacity,
@@ -258,6 +265,9 @@ class RunResult:
             )
         return "\n".join(lines)
 
+    def __repr__(self) -> str:
+        return str(self)
+
     def _repr_html_(self) -> str:
         c = self.counts
         head = (
@@ -281,8 +291,13 @@ class RunResult:
         import matplotlib.pyplot as plt
 
         fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
-        per_action = self.by_action().groupby("action_id")["people"].sum().sort_values()
-        left.barh(per_action.index.astype(str), per_action.to_numpy())
+        # distinct people: one person changed in two targets of an action counts once
+        per_action = (
+            self._summary(PEOPLE_SQL)
+            if not self._empty("changes")
+            else pd.DataFrame(columns=["action_id", "people"])
+        )
+        left.barh(per_action["action_id"].astype(str), per_action["people"].to_numpy())
         left.set_xlabel("people touched")
         left.set_ylabel("action")
         left.set_title("Changes per action")

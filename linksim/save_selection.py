@@ -48,12 +48,16 @@ class SavedSelection:
         new = " (new selection)" if self.created else ""
         return (
             f"segment saved as selection {self.selection!r}{new} (run {self.run_id}): "
-            f"{self.added:,} people added, {self.already:,} already members; "
+            f"{_people(self.added)} added, {_people(self.already)} already members; "
             f"`linksim undo {self.run_id}` takes it back"
         )
 
     def _repr_html_(self) -> str:
         return f"<p>{html.escape(str(self))}</p>"
+
+
+def _people(n: int) -> str:
+    return f"{n:,} {'person' if n == 1 else 'people'}"
 
 
 def save_selection(
@@ -70,6 +74,10 @@ def save_selection(
     selection it created stays).
     """
     ids = _person_ids(people)
+    if ids.empty:
+        raise UsageError(
+            f"save_selection: no people to save as {selection!r}; the segment is empty"
+        )
     con.register("ls_segment_people", ids)
     try:
         with transaction(con):

@@ -177,7 +177,14 @@ def engagement(
         recency=_band(days, recency),
         frequency=_band(people["clicks"], frequency),
     )
-    return out.assign(segment=out["recency"] + " / " + out["frequency"])
+    # ordered as the bands are, so that tables and plots list them in that order
+    order = [f"{r} / {f}" for _, r in recency for _, f in frequency]
+    segment = pd.Categorical(out["recency"] + " / " + out["frequency"], categories=order)
+    return out.assign(
+        recency=pd.Categorical(out["recency"], categories=[label for _, label in recency]),
+        frequency=pd.Categorical(out["frequency"], categories=[label for _, label in frequency]),
+        segment=segment,
+    )
 
 
 def crosstab(

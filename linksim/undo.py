@@ -112,10 +112,14 @@ class UndoResult:
                 lines.append(f"  … and {len(self.kept) - 20:,} more (--json lists them all)")
         return "\n".join(lines)
 
+    def __repr__(self) -> str:
+        return str(self)
+
     def _repr_html_(self) -> str:
+        total = int(self.restored["rows"].sum()) if not self.restored.empty else 0
         head = (
-            f"<p><b>undo</b> of run {self.undone_run} (run {self.run_id}): "
-            f"{len(self.kept):,} rows kept because they changed since</p>"
+            f"<p><b>undo</b> of run {self.undone_run} (run {self.run_id}): {total:,} rows "
+            f"restored, {len(self.kept):,} kept because they changed since</p>"
         )
         parts = [head, "<h4>Restored</h4>", self.restored.to_html(index=False)]
         if not self.kept.empty:

@@ -140,3 +140,19 @@ def test_plots_are_titled_and_labelled(world: duckdb.DuckDBPyConnection) -> None
     assert over == [[0, 1]]  # Tuesday of the first week
     with pytest.raises(UsageError, match="no workload"):
         planning.plot_calendar(frame, owner=99)
+
+
+def test_the_comparison_counts_the_compared_action_only(world: duckdb.DuckDBPyConnection) -> None:
+    spec = DEFS.model_dump(mode="json")
+    spec["links"][0]["actions"].append(
+        {"id": "meet", "type": "follow_up", "kind": "meeting", "owner": 2}
+    )
+    both = linksim.parse_definitions(spec)
+    comparison = planning.compare_owner_rules(
+        world, both, "call", planning.owner_rules(both, "call", team="T")
+    )
+    summary = comparison.summary().set_index("rule")
+    assert summary["follow_ups"].tolist() == [4, 4, 4]  # not the 4 meetings of Bo
+    assert comparison.by_owner()["contact owner"].tolist() == [3, 1]
+    # capacity is about every appointment: Bo's 4 meetings and his call fill his Tuesday
+    assert summary.loc["contact owner", "max_per_day"] == 5

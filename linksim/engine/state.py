@@ -17,7 +17,9 @@ MANUAL_CLICK = 9223372036854775807  # stands in for a NULL source click: a manua
 DEFS = Step(
     "state_def",
     """
-    SELECT row_number() OVER () AS op_no,
+    -- numbered in a fixed order, so that every engine numbers the ops alike
+    SELECT row_number() OVER (ORDER BY action_no, kind, scope, tkey, op, value, scripted)
+             AS op_no,
            dense_rank() OVER (ORDER BY kind, scope, tkey) AS target_no, *
     FROM (
         SELECT action_no, kind, scope, coalesce(field, target_id::VARCHAR) AS tkey,
@@ -117,7 +119,7 @@ STORED = Step(
     -- inserts the others, instead of upserting)
     SELECT s.owner_id, s.target_no,
            arg_max(struct_pack(value := s.value, stored_at := s.stored_at, src := s.src),
-                   (s.stored_at, coalesce(s.src, {MANUAL_CLICK}))) AS s,
+                   (s.stored_at, coalesce(s.src, {MANUAL_CLICK}))) AS latest,
            bool_or(NOT s.removal) AS has_row, bool_or(s.removal) AS has_removal
     FROM stored s
     SEMI JOIN ls_state_win w USING (owner_id, target_no)
@@ -129,15 +131,17 @@ STORED = Step(
 APPLIED = Step(
     "state_applied",
     f"""
-    SELECT w.*, s.s.value AS old_value, s.s.stored_at AS old_at, s.s.src AS old_src,
+    SELECT w.*, s.latest.value AS old_value, s.latest.stored_at AS old_at,
+           s.latest.src AS old_src,
            coalesce(s.has_row, false) AS has_row, coalesce(s.has_removal, false) AS has_removal
     FROM ls_state_win w
     LEFT JOIN ls_state_stored s USING (owner_id, target_no)
     WHERE s.owner_id IS NULL
-       OR w.clicked_at > s.s.stored_at
-       OR (w.clicked_at = s.s.stored_at AND w.click_id > coalesce(s.s.src, {MANUAL_CLICK}))
-       OR (w.clicked_at = s.s.stored_at AND w.click_id = s.s.src
-           AND w.value IS DISTINCT FROM s.s.value)
+       OR w.clicked_at > s.latest.stored_at
+       OR (w.clicked_at = s.latest.stored_at
+           AND w.click_id > coalesce(s.latest.src, {MANUAL_CLICK}))
+       OR (w.clicked_at = s.latest.stored_at AND w.click_id = s.latest.src
+           AND w.value IS DISTINCT FROM s.latest.value)
     """,
     "winning ops that beat the stored clock: the writes of this run",
 )

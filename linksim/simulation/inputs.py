@@ -156,7 +156,9 @@ def build_attributes(con: duckdb.DuckDBPyConnection, cutoff: dt.datetime) -> Non
         ),
         numeric AS (
             SELECT person_id, attr, TRY_CAST(value AS DOUBLE) AS x,
-                   ntile(4) OVER (PARTITION BY attr ORDER BY TRY_CAST(value AS DOUBLE)) AS q
+                   -- ties broken by person: the same persons in the same quartile every time
+                   ntile(4) OVER (PARTITION BY attr
+                                  ORDER BY TRY_CAST(value AS DOUBLE), person_id) AS q
             FROM fields
             WHERE type IN ('integer', 'decimal') AND TRY_CAST(value AS DOUBLE) IS NOT NULL
         ),

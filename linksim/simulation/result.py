@@ -149,6 +149,9 @@ class SimulationResult:
                 )
         return "\n".join(lines)
 
+    def __repr__(self) -> str:
+        return str(self)
+
     def _repr_html_(self) -> str:
         head = (
             f"<p><b>simulate</b> mailing {self.mailing}, sent {self.send_at:%Y-%m-%d %H:%M} "
@@ -214,7 +217,10 @@ class SimulationResult:
             ax.text(j, i, f"{values[i, j]:.0%}", ha="center", va="center", color="red", fontsize=7)
         ax.set_xlabel("day (owner's time zone)")
         ax.set_ylabel("owner (associate id)")
-        ax.set_title("Mean follow-ups per owner and day (red: chance of exceeding capacity)")
+        ax.set_title(
+            "Mean follow-ups per owner and day; in red, a chance of 5% or more of exceeding "
+            "capacity"
+        )
         fig.colorbar(image, ax=ax, label="follow-ups")
         fig.tight_layout()
         return fig

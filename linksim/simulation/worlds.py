@@ -296,7 +296,10 @@ _FILL = (
         WHERE c.link_id IN (SELECT link_id FROM sim_history_link)
         UNION ALL
         SELECT c.mailing_id, c.link_id, c.world * $world + c.person_id,
-               c.clicked_at + c.world * $shift, 1, row_number() OVER ()
+               c.clicked_at + c.world * $shift, 1,
+               -- a total order: the same seed gives the same ids however the rows arrive
+               row_number() OVER (ORDER BY c.world, c.person_id, c.link_id, c.clicked_at,
+                                           c.mailing_id)
         FROM sim_pass_clicks c
     )
     """,
