@@ -144,6 +144,8 @@ def test_saving_a_segment_refuses_unknown_people_and_names(
         save_selection(world, pd.DataFrame({"id": [1]}), "Engaged")
     with pytest.raises(UsageError, match="whole numbers; found 'x'"):
         save_selection(world, [1, "x"], "Engaged")
+    with pytest.raises(UsageError, match="no people to save as 'Engaged'"):
+        save_selection(world, pd.DataFrame({"person_id": []}), "Engaged")
     with pytest.raises(UsageError, match="no selection named 'Engaged'"):
         save_selection(world, [1], "Engaged", create=False)
     # nothing was written: no run, no selection
