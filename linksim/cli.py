@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from linksim.errors import LinksimError
+from linksim.errors import LinksimError, UsageError
 from linksim.store.connect import DEFAULT_DB, connect
 
 __all__ = ["main"]
@@ -103,6 +103,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     defs = load_definitions(args.defs)
     for module in args.scripts or ():
         import_scripts(module)
+    if args.engine == "spark":
+        return _run_on_spark(args, defs)
     con = connect(
         args.db, create=False, memory_limit=args.memory_limit, temp_directory=args.temp_dir
     )
@@ -118,6 +120,30 @@ def _cmd_run(args: argparse.Namespace) -> int:
         print(json.dumps(result.to_dict(), indent=2, default=str) if args.json else result)
     finally:
         con.close()
+    return EXIT_OK
+
+
+def _run_on_spark(args: argparse.Namespace, defs: Any) -> int:
+    if args.command != "preview":
+        raise UsageError(
+            "apply --engine spark is not built yet: preview runs on Spark; apply with DuckDB "
+            "(linksim import --warehouse DIR --db DB, then linksim apply)"
+        )
+    if not args.warehouse:
+        raise UsageError(
+            "--engine spark reads a warehouse directory: add --warehouse DIR "
+            "(linksim export --db DB --warehouse DIR writes one)"
+        )
+    from linksim.spark.session import spark_session
+
+    spark = spark_session(args.master)
+    from linksim.spark.engine import preview_spark
+
+    try:
+        result = preview_spark(spark, args.warehouse, defs, **_run_args(args))
+    finally:
+        spark.stop()
+    print(json.dumps(result.to_dict(), indent=2, default=str) if args.json else result)
     return EXIT_OK
 
 
@@ -271,6 +297,19 @@ def _parser() -> argparse.ArgumentParser:
             help="import MODULE so that its @linksim.script functions register (repeatable)",
         )
         _memory_options(p)
+        p.add_argument(
+            "--engine",
+            choices=("duckdb", "spark"),
+            default="duckdb",
+            help="where to run: DuckDB on --db (default), or Spark on --warehouse",
+        )
+        p.add_argument("--warehouse", metavar="DIR", help="the warehouse directory (Spark)")
+        p.add_argument(
+            "--master",
+            metavar="URL",
+            help="Spark master: local[*] (default), spark://HOST:7077, yarn, or sc://HOST "
+            "for Spark Connect",
+        )
         if name == "preview":
             p.add_argument("--run-scripts", action="store_true", help="also call the scripts")
         else:

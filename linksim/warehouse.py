@@ -26,7 +26,13 @@ from linksim.errors import InputError, UsageError
 from linksim.store.query import fetch_value, run, transaction
 from linksim.store.schema import SCHEMA_VERSION, TABLES, Table
 
-__all__ = ["SEQUENCES", "export_warehouse", "import_warehouse", "table_folder"]
+__all__ = [
+    "SEQUENCES",
+    "export_warehouse",
+    "import_warehouse",
+    "table_folder",
+    "warehouse_duckdb",
+]
 
 MANIFEST = "_linksim.json"
 # linksim's sequences and the column whose largest value each must stay above
@@ -161,3 +167,20 @@ def _check_columns(con: duckdb.DuckDBPyConnection, t: Table, source: str) -> Non
             )
             + f"; expected exactly {', '.join(t.column_names)}"
         )
+
+
+def warehouse_duckdb(directory: str | os.PathLike[str]) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB whose tables are views of the warehouse's files (read only)."""
+    root = Path(directory)
+    _check_manifest(root)
+    con = duckdb.connect()
+    run(con, "SET TimeZone = 'UTC'")
+    for schema in ("crm", "mail", "linksim"):
+        run(con, f"CREATE SCHEMA {schema}")
+    for t in TABLES:
+        source = _source(root, t)
+        if source is None:
+            columns = ", ".join(f"CAST(NULL AS {c.type}) AS {c.name}" for c in t.columns)
+            source = f"(SELECT {columns} WHERE false)"
+        run(con, f"CREATE VIEW {t.name} AS SELECT * FROM {source}")
+    return con

@@ -305,7 +305,7 @@ def test_the_sql_address_parser_agrees_with_python() -> None:
     got = con.execute(
         "SELECT list_transform(?, lambda t: ls_ip_number(t)::VARCHAR)", [texts]
     ).fetchall()[0][0]
-    want = [None if (n := _number(t)) is None else str(n) for t in texts]
+    want = [None if (n := _number(t)) is None else f"{n:032x}" for t in texts]
     assert got == want
     lo, hi = ip_bounds("203.0.113.0/24")
     assert (lo, hi) == (_number("203.0.113.0"), _number("203.0.113.255"))

@@ -122,3 +122,11 @@ def test_a_directory_that_is_not_a_warehouse(
     (tmp_path / "w" / "_linksim.json").write_text(json.dumps({"schema_version": 99}))
     assert main(["import", "--warehouse", str(tmp_path / "w"), "--db", db]) == 2
     assert "schema version 99" in capsys.readouterr().err
+
+
+def test_the_spark_engine_options(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    defs = str(linksim.data_path("demo-definitions.yaml"))
+    assert main(["preview", defs, "--engine", "spark"]) == 2
+    assert "add --warehouse DIR" in capsys.readouterr().err
+    assert main(["apply", defs, "--engine", "spark", "--warehouse", str(tmp_path)]) == 2
+    assert "apply --engine spark is not built yet" in capsys.readouterr().err

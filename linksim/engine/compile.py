@@ -15,7 +15,7 @@ ls_def_response       action_no, kind, url, form_id
 ls_def_prefill        action_no, pos, name
 ls_def_script         action_no, script
 ls_def_bot_agent      pattern_no, pattern (lower case): user agents that mark a bot
-ls_def_bot_range      range_no, cidr, lo, hi (UHUGEINT, see linksim.bots.ip_bounds), vendor
+ls_def_bot_range      range_no, cidr, lo, hi (32 hex digits, see linksim.bots.ip_bounds), vendor
 ====================  ==========================================================================
 """
 
@@ -109,8 +109,8 @@ RELATIONS: dict[str, dict[str, str]] = {
     "ls_def_bot_range": {
         "range_no": "INTEGER",
         "cidr": "VARCHAR",
-        "lo": "UHUGEINT",
-        "hi": "UHUGEINT",
+        "lo": "VARCHAR",
+        "hi": "VARCHAR",
         "vendor": "VARCHAR",
     },
 }
@@ -193,8 +193,8 @@ def _bot_rows(rows: dict[str, list[dict[str, Any]]], bots: BotFilter) -> None:
     ranges = [(cidr, "your definitions") for cidr in bots.ip_ranges]
     ranges += list(SCANNER_IP_RANGES if bots.default_lists else ())
     rows["ls_def_bot_range"] = [
-        # as text: a DataFrame cannot hold 128-bit integers; the cast makes them UHUGEINT
-        {"range_no": no, "cidr": cidr, "lo": str(lo), "hi": str(hi), "vendor": vendor}
+        # 128-bit numbers as 32 hex digits: text compares as the numbers do, in every engine
+        {"range_no": no, "cidr": cidr, "lo": f"{lo:032x}", "hi": f"{hi:032x}", "vendor": vendor}
         for no, (cidr, vendor) in enumerate(ranges)
         for lo, hi in [ip_bounds(cidr)]
     ]

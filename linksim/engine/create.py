@@ -211,12 +211,13 @@ SCHEDULE = Step(
         WHERE c.row_id NOT IN (SELECT row_id FROM items) AND c.starts_at IS NOT NULL
         GROUP BY ALL
     ),
+    fixed_days AS (SELECT owner_id, count(*) AS n FROM fixed GROUP BY owner_id),
     spans AS (
-        SELECT owner_id, min(due_day) AS first_day,
-               max(due_day) + CAST(2 * (count(*)
-                 + (SELECT count(*) FROM fixed f WHERE f.owner_id = items.owner_id)) + 7
+        SELECT i.owner_id, min(i.due_day) AS first_day,
+               max(i.due_day) + CAST(2 * (count(*) + coalesce(any_value(f.n), 0)) + 7
                  AS INTEGER) AS last_day
-        FROM items GROUP BY owner_id
+        FROM items i LEFT JOIN fixed_days f USING (owner_id)
+        GROUP BY i.owner_id
     ),
     days AS (
         SELECT s.owner_id, CAST(g.day AS DATE) AS day
@@ -246,15 +247,32 @@ SCHEDULE = Step(
     placed AS (
         SELECT *, i + max(f - i) OVER (PARTITION BY owner_id ORDER BY i) AS slot
         FROM firsts
+    ),
+    -- the day of a slot: the first day with room whose running total reaches it (days
+    -- without room share the total of the day before and are left out). In one line per
+    -- owner, each slot at its number and each day at its running total (after the slots of
+    -- the same number): the slot's day is the earliest day ahead. (An "as of" join in effect,
+    -- written with a window, which every engine has.)
+    marks AS (
+        SELECT owner_id, slot AS k, 0 AS side, row_id, NULL::DATE AS day FROM placed
+        UNION ALL
+        SELECT owner_id, upto, 1, NULL, day FROM cum WHERE free > 0
+    ),
+    landed AS (
+        SELECT row_id, day
+        FROM (
+            SELECT row_id, side,
+                   min(day) OVER (PARTITION BY owner_id ORDER BY k, side
+                                  ROWS BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING) AS day
+            FROM marks
+        )
+        WHERE side = 0 AND day IS NOT NULL
     )
-    -- the day of a slot: the first day with room whose running total reaches it (an as-of
-    -- join: days without room share the total of the day before and are left out)
     SELECT p.row_id, p.old_starts_at,
            ls_utc(c.day + (ls_local(p.due_at, p.tz) - CAST(ls_local(p.due_at, p.tz) AS DATE)),
                   p.tz) AS starts_at
     FROM placed p
-    ASOF JOIN (SELECT * FROM cum WHERE free > 0) c
-      ON c.owner_id = p.owner_id AND p.slot <= c.upto
+    JOIN landed c USING (row_id)
     """,
     "next_free_slot: per owner, greedy placement of linksim's follow-ups under daily_capacity",
 )
