@@ -18,23 +18,9 @@ from pathlib import Path
 
 import linksim
 from linksim.demo.build import build_demo
-from linksim.spark.engine import preview_spark
+from linksim.spark.engine import differing_frames, preview_spark
 from linksim.spark.session import spark_session
 from linksim.warehouse import export_warehouse
-
-FRAMES = ("changes", "appointments", "tickets", "responses", "bots")
-
-
-def _rows(frame):  # type: ignore[no-untyped-def]
-    def plain(v):  # type: ignore[no-untyped-def]
-        if v is None or (not isinstance(v, list | dict | str) and v != v):
-            return "NULL"
-        if isinstance(v, float) and v.is_integer():
-            return str(int(v))
-        return str(v)
-
-    columns = sorted(frame.columns)
-    return sorted(tuple(plain(v) for v in row) for row in frame[columns].itertuples(index=False))
 
 
 def main() -> None:
@@ -64,10 +50,8 @@ def main() -> None:
     result = preview_spark(spark, warehouse, defs)
     spark_s = time.perf_counter() - t0
     print(f"Spark preview: {spark_s:.1f} s, {clicks / spark_s:,.0f} clicks/s")
-    same = result.counts == duck.counts and all(
-        _rows(getattr(duck, n)) == _rows(getattr(result, n)) for n in FRAMES
-    )
-    print(f"same rows: {same} ({duck.size('changes'):,} changes)")
+    differ = differing_frames(duck, result)
+    print(f"same rows: {not differ} {differ or ''} ({duck.size('changes'):,} changes)")
     spark.stop()
 
 

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
 
 from linksim.definitions import Definitions
 from linksim.engine.compile import compile_definitions
@@ -22,7 +24,10 @@ from linksim.warehouse import warehouse_duckdb
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
-__all__ = ["preview_spark"]
+__all__ = ["COMPARED", "comparable_rows", "differing_frames", "preview_spark"]
+
+# The frames of a result that hold its change set, compared between engines
+COMPARED = ("changes", "appointments", "tickets", "responses", "bots")
 
 FRAMES = {
     "changes": "SELECT click_id, action_id, person_id, target_kind, target, old_value, new_value,"
@@ -73,3 +78,36 @@ def preview_spark(
     )
     frames = {name: con.execute(sql).df() for name, sql in FRAMES.items()}
     return RunResult(0, "preview", counts, frames=frames, script_runs=tuple(script_runs))
+
+
+def _plain(value: Any) -> str:
+    """One cell as text, alike for both engines (Spark gives NaN and floats for NULL ints)."""
+    if isinstance(value, list | dict):
+        return repr(value)
+    if value is None or pd.isna(value):
+        return "NULL"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, pd.Timestamp | dt.datetime):
+        return pd.Timestamp(value).isoformat()
+    return str(value)
+
+
+def comparable_rows(frame: pd.DataFrame) -> list[tuple[str, ...]]:
+    """The rows of ``frame`` as sorted tuples of text, columns in name order."""
+    columns = sorted(frame.columns)
+    return sorted(tuple(_plain(v) for v in row) for row in frame[columns].itertuples(index=False))
+
+
+def differing_frames(a: RunResult, b: RunResult) -> list[str]:
+    """The names of the change-set frames (and ``counts``) where two results differ."""
+    names = [] if a.counts == b.counts else ["counts"]
+    for name in COMPARED:
+        left, right = getattr(a, name), getattr(b, name)
+        if left.empty and right.empty:
+            continue
+        if sorted(left.columns) != sorted(right.columns) or comparable_rows(
+            left
+        ) != comparable_rows(right):
+            names.append(name)
+    return names
