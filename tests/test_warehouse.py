@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import duckdb
@@ -130,3 +131,15 @@ def test_the_spark_engine_options(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert "add --warehouse DIR" in capsys.readouterr().err
     assert main(["apply", defs, "--engine", "spark", "--warehouse", str(tmp_path)]) == 2
     assert "apply --engine spark is not built yet" in capsys.readouterr().err
+
+
+def test_without_pyspark_the_spark_engine_says_how_to_install_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "pyspark", None)  # as if it were not installed
+    monkeypatch.setitem(sys.modules, "pyspark.sql", None)
+    con = linksim.connect(":memory:")
+    export_warehouse(con, tmp_path / "w")
+    defs = str(linksim.data_path("demo-definitions.yaml"))
+    assert main(["preview", defs, "--engine", "spark", "--warehouse", str(tmp_path / "w")]) == 2
+    assert "pip install 'linksim[spark]'" in capsys.readouterr().err
