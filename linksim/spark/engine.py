@@ -95,6 +95,7 @@ def _plain(value: Any) -> str:
 
 def comparable_rows(frame: pd.DataFrame) -> list[tuple[str, ...]]:
     """The rows of ``frame`` as sorted tuples of text, columns in name order."""
+    # a check of two results (tests, the benchmark), not the engine: it reads every row once
     columns = sorted(frame.columns)
     return sorted(tuple(_plain(v) for v in row) for row in frame[columns].itertuples(index=False))
 
