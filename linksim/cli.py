@@ -134,10 +134,16 @@ def _run_on_spark(args: argparse.Namespace, defs: Any) -> int:
             "--engine spark reads a warehouse directory: add --warehouse DIR "
             "(linksim export --db DB --warehouse DIR writes one)"
         )
+    if args.run_scripts:
+        raise UsageError("--run-scripts is not supported with --engine spark yet")
+    if args.db != DEFAULT_DB:
+        raise UsageError("--engine spark reads --warehouse DIR, not --db")
+    # what can be checked without Spark is checked first: it takes seconds to start
+    from linksim.spark.engine import check_warehouse, preview_spark
     from linksim.spark.session import spark_session
 
+    check_warehouse(args.warehouse)
     spark = spark_session(args.master)
-    from linksim.spark.engine import preview_spark
 
     try:
         result = preview_spark(spark, args.warehouse, defs, **_run_args(args))

@@ -143,3 +143,16 @@ def test_without_pyspark_the_spark_engine_says_how_to_install_it(
     defs = str(linksim.data_path("demo-definitions.yaml"))
     assert main(["preview", defs, "--engine", "spark", "--warehouse", str(tmp_path / "w")]) == 2
     assert "pip install 'linksim[spark]'" in capsys.readouterr().err
+
+
+def test_spark_refuses_a_warehouse_an_apply_wrote_to_before_starting(
+    applied: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    con = linksim.connect(applied, read_only=True)
+    export_warehouse(con, tmp_path / "w")
+    con.close()
+    defs = str(linksim.data_path("demo-definitions.yaml"))
+    assert main(["preview", defs, "--engine", "spark", "--warehouse", str(tmp_path / "w")]) == 2
+    assert "an apply has written to this warehouse" in capsys.readouterr().err
+    assert main(["preview", defs, "--engine", "spark", "--warehouse", str(tmp_path / "no")]) == 2
+    assert "no such warehouse directory" in capsys.readouterr().err

@@ -30,6 +30,8 @@ from sqlglot import exp
 
 from linksim.errors import UsageError
 from linksim.spark.dialect import to_spark_tree
+from linksim.spark.session import view_name
+from linksim.store.connect import SCHEMAS
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -78,7 +80,7 @@ class SparkConnection:
     ) -> SparkResult:
         if _MACRO.match(sql) or _TRANSACTION.match(sql):
             return SparkResult(None)
-        tree = sqlglot.parse_one(sql, read="duckdb")
+        tree = _warehouse_views(sqlglot.parse_one(sql, read="duckdb"))
         if params:
             tree = _bind(tree, params)
         if isinstance(tree, exp.Create) and str(tree.args.get("kind", "")).upper() == "TABLE":
@@ -141,12 +143,28 @@ class SparkConnection:
             return self.spark.createDataFrame(table)
 
 
+def _warehouse_views(tree: exp.Expr) -> exp.Expr:
+    """``crm.person`` and the like → the temporary views `register_warehouse` made."""
+
+    def rename(node: exp.Expr) -> exp.Expr:
+        if isinstance(node, exp.Table) and node.db in SCHEMAS:
+            view = exp.to_table(view_name(f"{node.db}.{node.name}"))
+            if node.alias:
+                return exp.alias_(view, node.alias, table=True)
+            return view
+        return node
+
+    return tree.transform(rename)
+
+
 def _bind(tree: exp.Expr, params: Sequence[Any] | Mapping[str, Any]) -> exp.Expr:
     """Replace the placeholders of ``tree`` by literals of ``params``."""
     positional = iter(params) if not isinstance(params, Mapping) else None
 
     def literal(value: Any) -> exp.Expr:
         if isinstance(value, dt.datetime):
+            if value.tzinfo is not None:  # as DuckDB takes it: the UTC time
+                value = value.astimezone(dt.UTC).replace(tzinfo=None)
             return exp.cast(exp.Literal.string(value.isoformat(sep=" ")), "TIMESTAMP_NTZ")
         if isinstance(value, dt.date):
             return exp.cast(exp.Literal.string(value.isoformat()), "DATE")

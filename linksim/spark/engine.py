@@ -24,7 +24,7 @@ from linksim.warehouse import warehouse_duckdb
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
-__all__ = ["COMPARED", "comparable_rows", "differing_frames", "preview_spark"]
+__all__ = ["COMPARED", "check_warehouse", "comparable_rows", "differing_frames", "preview_spark"]
 
 # The frames of a result that hold its change set, compared between engines
 COMPARED = ("changes", "appointments", "tickets", "responses", "bots")
@@ -42,6 +42,23 @@ FRAMES = {
 }
 
 
+def check_warehouse(warehouse: str | os.PathLike[str]) -> None:
+    """Refuse a warehouse the Spark engine cannot preview, before Spark starts: not one, or one
+    that an apply has written to (reversing earlier runs is not on Spark yet)."""
+    con = warehouse_duckdb(warehouse)
+    try:
+        journal = con.execute("SELECT count(*) FROM linksim.journal").fetchall()[0][0]
+    finally:
+        con.close()
+    if journal:
+        raise UsageError(
+            f"{warehouse}: an apply has written to this warehouse ({journal:,} journal entries), "
+            "and the Spark engine cannot yet reverse earlier runs as a preview must: preview "
+            "it with DuckDB (linksim import --warehouse DIR --db DB, then linksim preview), or "
+            "export a database no apply has written to"
+        )
+
+
 def preview_spark(
     spark: SparkSession,
     warehouse: str | os.PathLike[str],
@@ -52,13 +69,9 @@ def preview_spark(
     mailing: int | None = None,
 ) -> RunResult:
     """The change set `apply` would make on the warehouse's clicks, computed by Spark."""
+    check_warehouse(warehouse)
     register_warehouse(spark, warehouse)
     con = SparkConnection(spark)
-    if con.execute("SELECT count(*) FROM linksim.journal").fetchall()[0][0]:
-        raise UsageError(
-            "the Spark engine previews warehouses that no apply has written to yet (an empty "
-            "linksim.journal): reversing earlier runs is not on Spark yet"
-        )
     # the names the definitions use are checked by DuckDB, reading the warehouse's files
     check = warehouse_duckdb(warehouse)
     try:

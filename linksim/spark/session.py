@@ -6,14 +6,13 @@ import os
 from typing import TYPE_CHECKING
 
 from linksim.errors import UsageError
-from linksim.store.connect import SCHEMAS
 from linksim.store.schema import TABLES
 from linksim.warehouse import table_folder
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
-__all__ = ["INSTALL", "register_warehouse", "spark_session"]
+__all__ = ["INSTALL", "SETTINGS", "register_warehouse", "spark_session", "view_name"]
 
 INSTALL = (
     "the Spark engine needs PySpark and a Java 17+ runtime: pip install 'linksim[spark]' "
@@ -21,40 +20,64 @@ INSTALL = (
 )
 
 
+# SQL settings the engine relies on: UTC wall-clock timestamps as in DuckDB, and DuckDB's NULL on
+# a failed TRY_CAST and its integer arithmetic rather than ANSI errors
+SETTINGS = {
+    "spark.sql.session.timeZone": "UTC",
+    "spark.sql.ansi.enabled": "false",
+    "spark.sql.timestampType": "TIMESTAMP_NTZ",
+}
+
+
 def spark_session(master: str | None = None) -> SparkSession:
-    """A session on ``master`` (``local[*]``, ``spark://host:7077``, ``yarn``…) or, for an
-    ``sc://`` URL, a Spark Connect session. Timestamps are UTC wall-clock time, as in DuckDB."""
+    """A session on ``master`` (``local[*]``, ``spark://host:7077``, ``yarn``…). One that cannot
+    start is one clear error."""
     try:
         from pyspark.sql import SparkSession
     except ImportError:
         raise UsageError(INSTALL) from None
     master = master or os.environ.get("LINKSIM_SPARK_MASTER") or "local[*]"
-    builder = SparkSession.builder.appName("linksim")
-    builder = builder.remote(master) if master.startswith("sc://") else builder.master(master)
-    builder = (
-        builder.config("spark.sql.session.timeZone", "UTC")
-        # DuckDB's NULL on a failed TRY_CAST and its integer arithmetic, not ANSI errors
-        .config("spark.sql.ansi.enabled", "false")
-        .config("spark.sql.timestampType", "TIMESTAMP_NTZ")
-    )
+    if master.startswith("sc://"):
+        raise UsageError(
+            f"--master {master}: Spark Connect is not supported yet (the engine checkpoints "
+            "each step, which needs a classic session): use local[*], spark://HOST:PORT or yarn"
+        )
+    builder = SparkSession.builder.appName("linksim").master(master)
+    for key, value in SETTINGS.items():
+        builder = builder.config(key, value)
+    builder = builder.config("spark.ui.showConsoleProgress", "false")
     if master.startswith("local"):
         builder = builder.config("spark.ui.enabled", "false").config(
             "spark.sql.shuffle.partitions", "4"
         )
-    spark = builder.getOrCreate()
+    try:
+        spark = builder.getOrCreate()
+    except Exception as exc:  # Py4J and PySpark raise many kinds; the first line says which
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UsageError(
+            f"Spark did not start on --master {master}: {first}. Check the master URL "
+            "(local[*], spark://HOST:PORT, yarn) and that `java -version` works"
+        ) from None
     spark.sparkContext.setLogLevel("ERROR")
     return spark
 
 
+def view_name(table: str) -> str:
+    """The temporary view a warehouse table is read through: ``crm.person`` → ``crm__person``.
+
+    >>> view_name("crm.person")
+    'crm__person'
+    """
+    return table.replace(".", "__")
+
+
 def register_warehouse(spark: SparkSession, directory: str | os.PathLike[str]) -> None:
-    """Name the warehouse's tables in the session's catalog as the engine names them
-    (``crm.person``…): one external Parquet table per folder."""
-    for schema in SCHEMAS:
-        spark.sql(f"CREATE DATABASE IF NOT EXISTS {schema}")
+    """Read the warehouse's tables as temporary views of this session (`view_name`): nothing
+    is written to the session's catalog, and no path is pasted into SQL."""
+    for key, value in SETTINGS.items():  # a session the caller made may lack them
+        spark.conf.set(key, value)
     for t in TABLES:
         folder = table_folder(directory, t.name).resolve()
         if not folder.is_dir():
             raise UsageError(f"{folder}: missing; `linksim export` writes a whole warehouse")
-        location = str(folder).replace("'", "\\'")
-        spark.sql(f"DROP TABLE IF EXISTS {t.name}")
-        spark.sql(f"CREATE TABLE {t.name} USING parquet LOCATION '{location}'")
+        spark.read.parquet(str(folder)).createOrReplaceTempView(view_name(t.name))
