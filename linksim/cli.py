@@ -219,9 +219,17 @@ def _cmd_export(args: argparse.Namespace) -> int:
 def _cmd_import(args: argparse.Namespace) -> int:
     from linksim.warehouse import import_warehouse
 
+    new = not os.path.exists(args.db)
     con = connect(args.db)
     try:
         counts = import_warehouse(con, args.warehouse)
+    except LinksimError:
+        con.close()
+        if new:  # a refused import leaves no empty database behind
+            for leftover in (args.db, f"{args.db}.wal"):
+                if os.path.exists(leftover):
+                    os.remove(leftover)
+        raise
     finally:
         con.close()
     _print_counts(f"imported {args.warehouse} into {args.db}", counts, args.json)

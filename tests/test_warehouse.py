@@ -115,6 +115,7 @@ def test_a_directory_that_is_not_a_warehouse(
     db = str(tmp_path / "x.duckdb")
     assert main(["import", "--warehouse", str(tmp_path / "nope"), "--db", db]) == 2
     assert "no such warehouse directory" in capsys.readouterr().err
+    assert not Path(db).exists()  # a refused import into a new file leaves no file
     (tmp_path / "w").mkdir()
     assert main(["import", "--warehouse", str(tmp_path / "w"), "--db", db]) == 2
     assert "_linksim.json: missing" in capsys.readouterr().err
