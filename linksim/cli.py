@@ -138,11 +138,14 @@ def _run_on_spark(args: argparse.Namespace, defs: Any) -> int:
         raise UsageError("--run-scripts is not supported with --engine spark yet")
     if args.db != DEFAULT_DB:
         raise UsageError("--engine spark reads --warehouse DIR, not --db")
-    # what can be checked without Spark is checked first: it takes seconds to start
-    from linksim.spark.engine import check_warehouse, preview_spark
-    from linksim.spark.session import spark_session
+    # what can be checked without Spark is checked first, as Spark takes seconds to start
+    # (preview_spark checks again, as it must when called alone: metadata only, cheap)
+    from linksim.spark.session import require_pyspark, spark_session
 
-    check_warehouse(args.warehouse)
+    require_pyspark()
+    from linksim.spark.engine import check_warehouse, preview_spark
+
+    check_warehouse(args.warehouse, defs, args.since, args.until)
     spark = spark_session(args.master)
 
     try:

@@ -149,6 +149,17 @@ ORDER BY list_position({list(BOT_REASONS)!r}, b.reason)
 """
 
 
+# A preview's frames besides its changes, read from the pipeline's outputs (by every engine).
+PREVIEW_FRAMES = {
+    "appointments": "SELECT * FROM ls_appointment_out ORDER BY appointment_id",
+    "tickets": "SELECT * FROM ls_ticket_out ORDER BY ticket_id",
+    "responses": "SELECT * FROM ls_responses ORDER BY click_id, action_id",
+    "workload": WORKLOAD_SQL,
+    "bots": "SELECT * FROM ls_bots ORDER BY clicked_at, click_id",
+    "bot_rules": f"WITH bots AS (SELECT * FROM ls_bots), {BOT_RULES_SQL}",
+}
+
+
 def pipeline_sql() -> str:
     """The whole engine as one SQL script (scripts run between the two halves)."""
     return explain((*BEFORE_SCRIPTS, *AFTER_SCRIPTS))
@@ -254,9 +265,24 @@ def _prepare(
     since: dt.datetime | None,
     until: dt.datetime | None,
 ) -> None:
+    _check(con, defs, since, until)
+    _compile(con, defs)
+
+
+def _check(
+    con: duckdb.DuckDBPyConnection,
+    defs: Definitions,
+    since: dt.datetime | None,
+    until: dt.datetime | None,
+) -> None:
+    """Refuse an empty scope, and definitions that name what the database lacks."""
     if since is not None and until is not None and since >= until:
         raise UsageError(f"--since {since} is not before --until {until}: nothing to do")
     check_definitions(defs, con)
+
+
+def _compile(con: duckdb.DuckDBPyConnection, defs: Definitions) -> None:
+    """The relations and macros every run's pipeline reads."""
     compile_definitions(con, defs)
     # owners whose follow-ups a reversal deletes (linksim.reversal): none unless it runs
     run(con, "CREATE OR REPLACE TEMP TABLE ls_freed_owners (owner_id BIGINT)")
@@ -369,12 +395,7 @@ def _preview(
                 " ORDER BY changed_at, click_id, action_id, target_kind, target",
                 [run_id],
             ),
-            "appointments": _frame(con, "SELECT * FROM ls_appointment_out ORDER BY appointment_id"),
-            "tickets": _frame(con, "SELECT * FROM ls_ticket_out ORDER BY ticket_id"),
-            "responses": _frame(con, "SELECT * FROM ls_responses ORDER BY click_id, action_id"),
-            "workload": _frame(con, WORKLOAD_SQL),
-            "bots": _frame(con, "SELECT * FROM ls_bots ORDER BY clicked_at, click_id"),
-            "bot_rules": _frame(con, f"WITH bots AS (FROM ls_bots), {BOT_RULES_SQL}"),
+            **{name: _frame(con, sql) for name, sql in PREVIEW_FRAMES.items()},
             "reversal_kept": kept,
         }
         run(con, "ROLLBACK")

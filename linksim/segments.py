@@ -13,7 +13,8 @@ True
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 import duckdb
 import pandas as pd
@@ -40,8 +41,6 @@ RECENCY = ((30, "active"), (90, "cooling"), (None, "lapsed"))
 FREQUENCY = ((1, "one-off"), (4, "repeat"), (None, "frequent"))
 """Eligible clicks in the scope: 1 one-off, 2 to 4 repeat, 5 or more frequent."""
 
-CONTACT_COLUMNS = ("category", "business", "country")
-
 
 def clickers(
     con: duckdb.DuckDBPyConnection,
@@ -59,7 +58,6 @@ def clickers(
     ``first_click``, ``last_click``, and one column per extra field in ``fields``.
     """
     _check_fields(con, fields)
-    fire_history(con, defs or parse_definitions({"version": 1, "links": []}))
     # one column per field; its name is quoted, its value a parameter
     pivot = "".join(
         f", max(f.value) FILTER (WHERE f.field = $f{i}) AS " + '"' + name.replace('"', '""') + '"'
@@ -67,7 +65,7 @@ def clickers(
     )
     params: dict[str, object] = {f"f{i}": name for i, name in enumerate(fields)}
     params.update({"since": since or FAR_PAST, "until": until or FAR_FUTURE, "mailing": mailing})
-    try:
+    with _classified(con, defs):
         return con.execute(
             f"""
             WITH clicked AS (
@@ -96,9 +94,6 @@ def clickers(
             """,
             params,
         ).df()
-    finally:
-        for relation in ("ls_classified", "ls_fired"):
-            run(con, f"DROP TABLE IF EXISTS {relation}")
 
 
 def links(
@@ -112,8 +107,7 @@ def links(
     """Who clicked what: per mailing and link, the eligible ``clicks``, the ``people`` who
     clicked, their share of the mailing's ``recipients`` (``click_rate``), and the clicks
     counted as a bot's (``bot_clicks``)."""
-    fire_history(con, defs or parse_definitions({"version": 1, "links": []}))
-    try:
+    with _classified(con, defs):
         return con.execute(
             """
             WITH scoped AS (
@@ -146,9 +140,6 @@ def links(
             """,
             {"since": since or FAR_PAST, "until": until or FAR_FUTURE, "mailing": mailing},
         ).df()
-    finally:
-        for relation in ("ls_classified", "ls_fired"):
-            run(con, f"DROP TABLE IF EXISTS {relation}")
 
 
 def engagement(
@@ -198,6 +189,17 @@ def crosstab(
         )
     table = pd.crosstab(people[by].fillna("(none)"), people[segment])
     return table.div(table.sum(axis=1), axis=0).round(3) if share else table
+
+
+@contextmanager
+def _classified(con: duckdb.DuckDBPyConnection, defs: Definitions | None) -> Iterator[None]:
+    """Every click classified as a run would (`ls_classified`) for the block, dropped after."""
+    fire_history(con, defs or parse_definitions({"version": 1, "links": []}))
+    try:
+        yield
+    finally:
+        for relation in ("ls_classified", "ls_fired"):
+            run(con, f"DROP TABLE IF EXISTS {relation}")
 
 
 def _band(values: pd.Series, bands: Sequence[tuple[int | None, str]]) -> pd.Series:

@@ -2,7 +2,7 @@
 
 ``DIR/crm/person/``, ``DIR/mail/click/``, ``DIR/linksim/run/``… each hold the Parquet files of
 one table (Spark reads a folder as a table and writes one back the same way), and
-``DIR/_linksim.json`` the schema version and the next values of linksim's sequences.
+``DIR/_linksim.json`` the schema version.
 `export_warehouse` writes every declared table of a database there; `import_warehouse` replaces
 a database's tables with a warehouse's, in one transaction, with every column checked.
 
@@ -66,17 +66,8 @@ def export_warehouse(
         target = str(folder / "part-00000.parquet").replace("'", "''")  # COPY takes no params
         run(con, f"COPY (SELECT * FROM {t.name}) TO '{target}' (FORMAT parquet)")
         counts[t.name] = int(fetch_value(con, f"SELECT count(*) FROM {t.name}"))
-    sequences = {
-        seq: int(
-            fetch_value(
-                con,
-                f"SELECT coalesce(max({column.rsplit('.', 1)[1]}), 0) + 1 "
-                f"FROM {column.rsplit('.', 1)[0]}",
-            )
-        )
-        for seq, column in SEQUENCES.items()
-    }
-    manifest = {"schema_version": SCHEMA_VERSION, "next": sequences}
+    # the sequences need no entry: an import continues them after the largest ids it loads
+    manifest = {"schema_version": SCHEMA_VERSION}
     (root / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
     return counts
 

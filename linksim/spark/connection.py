@@ -94,9 +94,6 @@ class SparkConnection:
             return self._insert(tree)
         return SparkResult(self.spark.sql(to_spark_tree(tree)))
 
-    def sql(self, sql: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> SparkResult:
-        return self.execute(sql, params)
-
     def register(self, name: str, frame: pd.DataFrame) -> None:
         self._view(self._from_pandas(frame), name)
 

@@ -13,10 +13,9 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from linksim.definitions import Definitions
-from linksim.engine.compile import compile_definitions
 from linksim.errors import UsageError
 from linksim.result import RunResult
-from linksim.runs import BOT_RULES_SQL, WORKLOAD_SQL, _pipeline, _prepare
+from linksim.runs import PREVIEW_FRAMES, _check, _compile, _pipeline
 from linksim.spark.connection import SparkConnection
 from linksim.spark.session import register_warehouse
 from linksim.warehouse import warehouse_duckdb
@@ -29,25 +28,28 @@ __all__ = ["COMPARED", "check_warehouse", "comparable_rows", "differing_frames",
 # The frames of a result that hold its change set, compared between engines
 COMPARED = ("changes", "appointments", "tickets", "responses", "bots")
 
-FRAMES = {
-    "changes": "SELECT click_id, action_id, person_id, target_kind, target, old_value, new_value,"
+# the changes of a preview: here only the pipeline's (no reversal runs on Spark)
+CHANGES_SQL = (
+    "SELECT click_id, action_id, person_id, target_kind, target, old_value, new_value,"
     " changed_at, contact_id, NULL AS cause FROM ls_changes"
-    " ORDER BY changed_at, click_id, action_id, target_kind, target",
-    "appointments": "SELECT * FROM ls_appointment_out ORDER BY appointment_id",
-    "tickets": "SELECT * FROM ls_ticket_out ORDER BY ticket_id",
-    "responses": "SELECT * FROM ls_responses ORDER BY click_id, action_id",
-    "workload": WORKLOAD_SQL,
-    "bots": "SELECT * FROM ls_bots ORDER BY clicked_at, click_id",
-    "bot_rules": f"WITH bots AS (SELECT * FROM ls_bots), {BOT_RULES_SQL}",
-}
+    " ORDER BY changed_at, click_id, action_id, target_kind, target"
+)
 
 
-def check_warehouse(warehouse: str | os.PathLike[str]) -> None:
-    """Refuse a warehouse the Spark engine cannot preview, before Spark starts: not one, or one
-    that an apply has written to (reversing earlier runs is not on Spark yet)."""
+def check_warehouse(
+    warehouse: str | os.PathLike[str],
+    defs: Definitions,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+) -> None:
+    """Refuse what the Spark engine cannot preview, by DuckDB reading the warehouse's files
+    (before Spark starts): not a warehouse, one that an apply has written to (reversing earlier
+    runs is not on Spark yet), an empty scope, or definitions naming what it lacks."""
     con = warehouse_duckdb(warehouse)
     try:
         journal = con.execute("SELECT count(*) FROM linksim.journal").fetchall()[0][0]
+        if not journal:
+            _check(con, defs, since, until)
     finally:
         con.close()
     if journal:
@@ -69,17 +71,10 @@ def preview_spark(
     mailing: int | None = None,
 ) -> RunResult:
     """The change set `apply` would make on the warehouse's clicks, computed by Spark."""
-    check_warehouse(warehouse)
+    check_warehouse(warehouse, defs, since, until)
     register_warehouse(spark, warehouse)
     con = SparkConnection(spark)
-    # the names the definitions use are checked by DuckDB, reading the warehouse's files
-    check = warehouse_duckdb(warehouse)
-    try:
-        _prepare(check, defs, since, until)
-    finally:
-        check.close()
-    compile_definitions(con, defs)  # type: ignore[arg-type]
-    con.execute("CREATE OR REPLACE TEMP TABLE ls_freed_owners (owner_id BIGINT)")
+    _compile(con, defs)  # type: ignore[arg-type]
     counts, script_runs = _pipeline(
         con,  # type: ignore[arg-type]
         defs,
@@ -89,7 +84,10 @@ def preview_spark(
         execute_scripts=False,
         scripts=None,
     )
-    frames = {name: con.execute(sql).df() for name, sql in FRAMES.items()}
+    frames = {
+        name: con.execute(sql).df()
+        for name, sql in {"changes": CHANGES_SQL, **PREVIEW_FRAMES}.items()
+    }
     return RunResult(0, "preview", counts, frames=frames, script_runs=tuple(script_runs))
 
 

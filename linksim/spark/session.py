@@ -12,7 +12,14 @@ from linksim.warehouse import table_folder
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
-__all__ = ["INSTALL", "SETTINGS", "register_warehouse", "spark_session", "view_name"]
+__all__ = [
+    "INSTALL",
+    "SETTINGS",
+    "register_warehouse",
+    "require_pyspark",
+    "spark_session",
+    "view_name",
+]
 
 INSTALL = (
     "the Spark engine needs PySpark and a Java 17+ runtime: pip install 'linksim[spark]' "
@@ -29,13 +36,20 @@ SETTINGS = {
 }
 
 
+def require_pyspark() -> None:
+    """Refuse, saying how to install it, when PySpark is missing."""
+    try:
+        import pyspark.sql  # noqa: F401
+    except ImportError:
+        raise UsageError(INSTALL) from None
+
+
 def spark_session(master: str | None = None) -> SparkSession:
     """A session on ``master`` (``local[*]``, ``spark://host:7077``, ``yarn``…). One that cannot
     start is one clear error."""
-    try:
-        from pyspark.sql import SparkSession
-    except ImportError:
-        raise UsageError(INSTALL) from None
+    require_pyspark()
+    from pyspark.sql import SparkSession
+
     master = master or os.environ.get("LINKSIM_SPARK_MASTER") or "local[*]"
     if master.startswith("sc://"):
         raise UsageError(
