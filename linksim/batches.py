@@ -131,13 +131,20 @@ def plan_batches(
 _SCOPE = """mail.click WHERE clicked_at >= $since AND clicked_at < $until
     AND ($mailing IS NULL OR mailing_id = $mailing)"""
 
-# what a window holds: a click loaded or changed later changes it
-_FINGERPRINT = """count(*) || ':' || coalesce(sum(hash(c.click_id, c.mailing_id, c.link_id,
-    c.person_id, c.clicked_at))::VARCHAR, '0')"""
+# What a window holds: a click loaded or changed later changes it. A click's columns are
+# mixed by products modulo the prime 2^31 - 1 (so that swapping a value between two clicks
+# shows), in integer arithmetic that stays below 2^63 and reads the same in DuckDB and Spark:
+# their hash functions differ, and linksim.batch must hold the same rows. (md5 would cost 10
+# times as much.)
+_P = 2147483647
+_ROW_HASH = f"""(((((c.click_id % {_P}) * 48271 + coalesce(c.mailing_id, -1) % {_P}) % {_P} + 1)
+    * (((coalesce(c.link_id, -1) % {_P}) * 69621 + coalesce(c.person_id, -1) % {_P}) % {_P} + 1)
+    ) % {_P} * (epoch_us(c.clicked_at) % {_P} + 1)) % {_P}"""
+_FINGERPRINT = f"count(*) || ':' || coalesce(CAST(sum({_ROW_HASH}) AS VARCHAR), '0')"
 
 _SPAN_STARTS = f"""
-    SELECT DISTINCT $since::TIMESTAMP + to_microseconds(
-               (datediff('microsecond', $since::TIMESTAMP, clicked_at) // $span_us) * $span_us)
+    SELECT DISTINCT make_timestamp(epoch_us($since::TIMESTAMP)
+               + (epoch_us(clicked_at) - epoch_us($since::TIMESTAMP)) // $span_us * $span_us)
            AS start
     FROM {_SCOPE}"""
 

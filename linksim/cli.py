@@ -124,35 +124,42 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _run_on_spark(args: argparse.Namespace, defs: Any) -> int:
-    if args.command != "preview":
-        raise UsageError(
-            "apply --engine spark is not built yet: preview runs on Spark; apply with DuckDB "
-            "(linksim import --warehouse DIR --db DB, then linksim apply)"
-        )
     if not args.warehouse:
         raise UsageError(
             "--engine spark reads a warehouse directory: add --warehouse DIR "
             "(linksim export --db DB --warehouse DIR writes one)"
         )
-    if args.run_scripts:
+    if getattr(args, "run_scripts", False):
         raise UsageError("--run-scripts is not supported with --engine spark yet")
     if args.db != DEFAULT_DB:
         raise UsageError("--engine spark reads --warehouse DIR, not --db")
+    for option in ("memory_limit", "temp_dir"):
+        if getattr(args, option, None):
+            flag = "--" + option.replace("_", "-")
+            raise UsageError(f"{flag} is DuckDB's: Spark takes its memory from its own settings")
     # what can be checked without Spark is checked first, as Spark takes seconds to start
-    # (preview_spark checks again, as it must when called alone: metadata only, cheap)
+    # (the engine checks again, as it must when called alone: metadata only, cheap)
+    from linksim.batches import parse_batch
     from linksim.spark.session import require_pyspark, spark_session
 
     require_pyspark()
-    from linksim.spark.engine import check_warehouse, preview_spark
+    from linksim.spark.engine import apply_spark, check_warehouse, preview_spark
 
+    batch = parse_batch(args.batch) if getattr(args, "batch", None) else None
     check_warehouse(args.warehouse, defs, args.since, args.until)
     spark = spark_session(args.master)
-
     try:
-        result = preview_spark(spark, args.warehouse, defs, **_run_args(args))
+        if args.command == "preview":
+            result = preview_spark(spark, args.warehouse, defs, **_run_args(args))
+        else:
+            progress = False if args.json else None
+            result = apply_spark(
+                spark, args.warehouse, defs, batch=batch, progress=progress, **_run_args(args)
+            )
+        # an apply's result reads its rows through the session: print before stopping it
+        print(json.dumps(result.to_dict(), indent=2, default=str) if args.json else result)
     finally:
         spark.stop()
-    print(json.dumps(result.to_dict(), indent=2, default=str) if args.json else result)
     return EXIT_OK
 
 
@@ -324,8 +331,7 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument(
             "--master",
             metavar="URL",
-            help="Spark master: local[*] (default), spark://HOST:7077, yarn, or sc://HOST "
-            "for Spark Connect",
+            help="Spark master: local[*] (default), spark://HOST:7077 or yarn",
         )
         if name == "preview":
             p.add_argument("--run-scripts", action="store_true", help="also call the scripts")

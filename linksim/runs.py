@@ -365,8 +365,13 @@ def _preview(
     mailing: int | None,
     execute_scripts: bool,
     scripts: Mapping[str, Script] | None,
+    checked: bool = False,
 ) -> RunResult:
-    _prepare(con, defs, since, until)
+    """``checked``: the caller has checked the definitions and scope (`_check`) already."""
+    if checked:
+        _compile(con, defs)
+    else:
+        _prepare(con, defs, since, until)
     options = {"since": since, "until": until, "mailing": mailing}
     run_id = _start_run(con, "preview", defs, options)
     counts: dict[str, int] = {}
@@ -424,8 +429,13 @@ def _apply(
     batch: BatchSpec | None,
     scripts: Mapping[str, Script] | None,
     progress: bool | None,
+    checked: bool = False,
 ) -> RunResult:
-    _prepare(con, defs, since, until)
+    """``checked``: the caller has checked the definitions and scope (`_check`) already."""
+    if checked:
+        _compile(con, defs)
+    else:
+        _prepare(con, defs, since, until)
     # One process writes a DuckDB file at a time, so an apply still marked running was killed.
     run(con, "UPDATE linksim.run SET status = 'interrupted' WHERE status = 'running'")
     job = _job(defs, since, until, mailing, batch)

@@ -130,8 +130,13 @@ def test_the_spark_engine_options(tmp_path: Path, capsys: pytest.CaptureFixture[
     defs = str(linksim.data_path("demo-definitions.yaml"))
     assert main(["preview", defs, "--engine", "spark"]) == 2
     assert "add --warehouse DIR" in capsys.readouterr().err
-    assert main(["apply", defs, "--engine", "spark", "--warehouse", str(tmp_path)]) == 2
-    assert "apply --engine spark is not built yet" in capsys.readouterr().err
+    spark = ["apply", defs, "--engine", "spark", "--warehouse", str(tmp_path)]
+    assert main([*spark, "--memory-limit", "4GB"]) == 2
+    assert "--memory-limit is DuckDB's" in capsys.readouterr().err
+    assert main([*spark, "--db", "x.duckdb"]) == 2
+    assert "not --db" in capsys.readouterr().err
+    assert main([*spark, "--batch", "2x"]) == 2
+    assert "--batch '2x': expected a time span" in capsys.readouterr().err
 
 
 def test_without_pyspark_the_spark_engine_says_how_to_install_it(
@@ -146,14 +151,10 @@ def test_without_pyspark_the_spark_engine_says_how_to_install_it(
     assert "pip install 'linksim[spark]'" in capsys.readouterr().err
 
 
-def test_spark_refuses_a_warehouse_an_apply_wrote_to_before_starting(
-    applied: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+def test_spark_refuses_what_is_not_a_warehouse_before_starting(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    con = linksim.connect(applied, read_only=True)
-    export_warehouse(con, tmp_path / "w")
-    con.close()
     defs = str(linksim.data_path("demo-definitions.yaml"))
-    assert main(["preview", defs, "--engine", "spark", "--warehouse", str(tmp_path / "w")]) == 2
-    assert "an apply has written to this warehouse" in capsys.readouterr().err
-    assert main(["preview", defs, "--engine", "spark", "--warehouse", str(tmp_path / "no")]) == 2
-    assert "no such warehouse directory" in capsys.readouterr().err
+    for command in ("preview", "apply"):
+        assert main([command, defs, "--engine", "spark", "--warehouse", str(tmp_path / "no")]) == 2
+        assert "no such warehouse directory" in capsys.readouterr().err

@@ -140,14 +140,15 @@ def _call(
             "expected None or a DataFrame with columns click_id, field, value",
             seconds,
         )
-    out = result[["click_id", "field", "value"]].astype(object)
+    # the frame's order says which of two values for a field wins: the last
+    out = result[["click_id", "field", "value"]].astype(object).assign(pos=range(len(result)))
     con.register("ls_script_frame", out)
     try:
         run(
             con,
             "CREATE OR REPLACE TEMP TABLE ls_script_out AS SELECT TRY_CAST(click_id AS BIGINT) "
-            "AS click_id, CAST(field AS VARCHAR) AS field, CAST(value AS VARCHAR) AS value "
-            "FROM ls_script_frame",
+            "AS click_id, CAST(field AS VARCHAR) AS field, CAST(value AS VARCHAR) AS value, "
+            "CAST(pos AS BIGINT) AS pos FROM ls_script_frame",
         )
     finally:
         con.unregister("ls_script_frame")
@@ -156,8 +157,7 @@ def _call(
         return ScriptRun(action_id, name, n, "error", problem, seconds)
     run(
         con,
-        "INSERT INTO ls_script_op SELECT click_id, ?, field, value FROM ("
-        "  SELECT *, row_number() OVER () AS pos FROM ls_script_out) "
+        "INSERT INTO ls_script_op SELECT click_id, ?, field, value FROM ls_script_out "
         "QUALIFY row_number() OVER (PARTITION BY click_id, field ORDER BY pos DESC) = 1",
         [action_no],
     )

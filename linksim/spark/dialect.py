@@ -7,8 +7,10 @@ is parsed by sqlglot and written back in Spark's dialect, after these rewrites:
   `ls_local`, `ls_utc` and `ls_ip_number` from the Spark bodies below (time zones and address
   parsing are the two things each engine spells its own way);
 - functions Spark lacks or names differently: `to_seconds`, `to_minutes`, `epoch_us`, `epoch` of
-  an interval, `isodow` (which sqlglot maps wrongly), `to_json` of a text, ordered `list()`
-  (which sqlglot turns into an unordered `collect_list`);
+  an interval, `isodow` (which sqlglot maps wrongly), `make_timestamp` of epoch microseconds,
+  `to_json` of a text, `json_object`,
+  `isfinite`, `regexp_full_match`, `any_value` (skipping NULLs), ordered `list()` (which sqlglot
+  turns into an unordered `collect_list`);
 - types: `HUGEINT` becomes `DECIMAL(38, 0)` (the click clock fits), `JSON` becomes text;
 - `AS MATERIALIZED` hints on CTEs are dropped.
 
@@ -175,7 +177,19 @@ def _rewriter() -> Callable[[exp.Expr], exp.Expr]:
                 return exp.func("array_position", *node.expressions)
             if name == "epoch_us":
                 return _micros(node.expressions[0])
-            if name == "to_json":
+            if name == "isfinite":
+                value = node.expressions[0].transform(rewrite)
+                finite = exp.and_(
+                    exp.not_(exp.func("isnan", value.copy())),
+                    exp.LT(
+                        this=exp.func("abs", value.copy()),
+                        expression=exp.cast(exp.Literal.string("Infinity"), "DOUBLE"),
+                    ),
+                )
+                return exp.Case(ifs=[exp.If(this=value.is_(exp.null()), true=exp.null())]).else_(
+                    finite
+                )
+            if name == "to_json" and len(node.expressions) == 1:
                 # of a text: Spark's wants a struct, so wrap it and cut the wrapper off
                 # (NULL stays NULL, as in DuckDB; Spark would leave the field out)
                 value = node.expressions[0].sql("spark")
@@ -185,6 +199,35 @@ def _rewriter() -> Callable[[exp.Expr], exp.Expr]:
                     f"ELSE substring({wrapped}, 6, length({wrapped}) - 6) END",
                     read="spark",
                 )
+        elif isinstance(node, exp.UnixToTime) and node.args.get("scale") is not None:
+            # make_timestamp(epoch microseconds): wall-clock time, as every timestamp here
+            scale = int(node.args["scale"].name)
+            assert scale == 6, "linksim.spark: make_timestamp takes microseconds"
+            micros = exp.func("timestamp_micros", node.this.transform(rewrite))
+            return exp.cast(micros, "TIMESTAMP_NTZ")
+        elif isinstance(node, exp.RegexpFullMatch):
+            # Spark's RLIKE finds the pattern anywhere: anchor it
+            pattern = exp.func(
+                "concat",
+                exp.Literal.string("^(?:"),
+                node.expression.transform(rewrite),
+                exp.Literal.string(")$"),
+            )
+            return exp.RegexpLike(this=node.this.transform(rewrite), expression=pattern)
+        elif isinstance(node, exp.IgnoreNulls | exp.AnyValue):
+            value = node.this if isinstance(node, exp.IgnoreNulls) else node
+            if isinstance(value, exp.AnyValue):
+                # DuckDB's any_value skips NULLs; Spark's does when told
+                return exp.Anonymous(
+                    this="any_value", expressions=[value.this.transform(rewrite), exp.true()]
+                )
+        elif isinstance(node, exp.JSONObject):
+            pairs = []
+            for pair in node.expressions:
+                pairs += [pair.this.transform(rewrite), pair.expression.transform(rewrite)]
+            return exp.Anonymous(
+                this="to_json", expressions=[exp.Anonymous(this="named_struct", expressions=pairs)]
+            )
         elif isinstance(node, exp.TimeToUnix) and isinstance(node.this, exp.Sub):
             # epoch() of an interval: its seconds
             span = exp.Sub(this=_micros(node.this.this), expression=_micros(node.this.expression))

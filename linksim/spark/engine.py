@@ -1,4 +1,5 @@
-"""`preview` on Spark: the DuckDB engine's steps, through `SparkConnection`, on a warehouse.
+"""`preview` and `apply` on Spark: the DuckDB engine's steps, through `SparkConnection`, on a
+warehouse.
 
 >>> preview_spark  # doctest: +ELLIPSIS
 <function preview_spark at ...>
@@ -6,34 +7,48 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+import duckdb
+import numpy as np
 import pandas as pd
 
+from linksim.batches import BatchSpec, parse_batch
 from linksim.definitions import Definitions
-from linksim.errors import UsageError
 from linksim.result import RunResult
-from linksim.runs import PREVIEW_FRAMES, _check, _compile, _pipeline
+from linksim.runs import _apply, _check, _preview
+from linksim.spark.commit import recover, writer_lock
 from linksim.spark.connection import SparkConnection
 from linksim.spark.session import register_warehouse
+from linksim.store.schema import TABLES
 from linksim.warehouse import warehouse_duckdb
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
-__all__ = ["COMPARED", "check_warehouse", "comparable_rows", "differing_frames", "preview_spark"]
+__all__ = [
+    "COMPARED",
+    "apply_spark",
+    "check_warehouse",
+    "comparable_rows",
+    "differing_frames",
+    "differing_tables",
+    "preview_spark",
+]
 
 # The frames of a result that hold its change set, compared between engines
 COMPARED = ("changes", "appointments", "tickets", "responses", "bots")
 
-# the changes of a preview: here only the pipeline's (no reversal runs on Spark)
-CHANGES_SQL = (
-    "SELECT click_id, action_id, person_id, target_kind, target, old_value, new_value,"
-    " changed_at, contact_id, NULL AS cause FROM ls_changes"
-    " ORDER BY changed_at, click_id, action_id, target_kind, target"
-)
+# Columns that say when or how long, which two runs of the same work never share
+CLOCKS = {
+    "linksim.run": ("started_at", "finished_at"),
+    "linksim.batch": ("committed_at", "seconds"),
+    "linksim.script_run": ("seconds",),
+}
 
 
 def check_warehouse(
@@ -42,23 +57,29 @@ def check_warehouse(
     since: dt.datetime | None = None,
     until: dt.datetime | None = None,
 ) -> None:
-    """Refuse what the Spark engine cannot preview, by DuckDB reading the warehouse's files
-    (before Spark starts): not a warehouse, one that an apply has written to (reversing earlier
-    runs is not on Spark yet), an empty scope, or definitions naming what it lacks."""
+    """Refuse, by DuckDB reading the warehouse's files (before Spark starts), what a run cannot
+    do: not a warehouse, an empty scope, or definitions naming what it lacks."""
+    recover(warehouse)
     con = warehouse_duckdb(warehouse)
     try:
-        journal = con.execute("SELECT count(*) FROM linksim.journal").fetchall()[0][0]
-        if not journal:
-            _check(con, defs, since, until)
+        _check(con, defs, since, until)
     finally:
         con.close()
-    if journal:
-        raise UsageError(
-            f"{warehouse}: an apply has written to this warehouse ({journal:,} journal entries), "
-            "and the Spark engine cannot yet reverse earlier runs as a preview must: preview "
-            "it with DuckDB (linksim import --warehouse DIR --db DB, then linksim preview), or "
-            "export a database no apply has written to"
-        )
+
+
+@contextlib.contextmanager
+def _warehouse_connection(
+    spark: SparkSession,
+    warehouse: str | os.PathLike[str],
+    defs: Definitions,
+    since: dt.datetime | None,
+    until: dt.datetime | None,
+) -> Iterator[SparkConnection]:
+    """The warehouse, checked, as the only writer's connection for the block."""
+    with writer_lock(warehouse):
+        check_warehouse(warehouse, defs, since, until)
+        register_warehouse(spark, warehouse)
+        yield SparkConnection(spark, warehouse)
 
 
 def preview_spark(
@@ -70,29 +91,59 @@ def preview_spark(
     until: dt.datetime | None = None,
     mailing: int | None = None,
 ) -> RunResult:
-    """The change set `apply` would make on the warehouse's clicks, computed by Spark."""
-    check_warehouse(warehouse, defs, since, until)
-    register_warehouse(spark, warehouse)
-    con = SparkConnection(spark)
-    _compile(con, defs)  # type: ignore[arg-type]
-    counts, script_runs = _pipeline(
-        con,  # type: ignore[arg-type]
-        defs,
-        since=since,
-        until=until,
-        mailing=mailing,
-        execute_scripts=False,
-        scripts=None,
-    )
-    frames = {
-        name: con.execute(sql).df()
-        for name, sql in {"changes": CHANGES_SQL, **PREVIEW_FRAMES}.items()
-    }
-    return RunResult(0, "preview", counts, frames=frames, script_runs=tuple(script_runs))
+    """The change set `apply` would make on the warehouse's clicks, computed by Spark.
+
+    As in DuckDB, the preview is recorded as a run (`linksim.run`), and nothing else is kept.
+    """
+    with _warehouse_connection(spark, warehouse, defs, since, until) as con:
+        return _preview(
+            con,  # type: ignore[arg-type]
+            defs,
+            since=since,
+            until=until,
+            mailing=mailing,
+            execute_scripts=False,
+            scripts=None,
+            checked=True,
+        )
+
+
+def apply_spark(
+    spark: SparkSession,
+    warehouse: str | os.PathLike[str],
+    defs: Definitions,
+    *,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+    mailing: int | None = None,
+    batch: str | BatchSpec | None = None,
+    progress: bool | None = None,
+) -> RunResult:
+    """Apply the definitions to the warehouse's clicks on Spark, as `linksim.apply` does in
+    DuckDB: the same batches, journal, reversal and records, each batch committed to the
+    warehouse's files on its own (`linksim.spark.commit`).
+
+    The result reads its frames through the session: read them before stopping it.
+    """
+    spec = parse_batch(batch) if isinstance(batch, str) else batch
+    with _warehouse_connection(spark, warehouse, defs, since, until) as con:
+        return _apply(
+            con,  # type: ignore[arg-type]
+            defs,
+            since=since,
+            until=until,
+            mailing=mailing,
+            batch=spec,
+            scripts=None,
+            progress=progress,
+            checked=True,
+        )
 
 
 def _plain(value: Any) -> str:
     """One cell as text, alike for both engines (Spark gives NaN and floats for NULL ints)."""
+    if isinstance(value, np.ndarray):  # a list column, read by DuckDB
+        value = value.tolist()
     if isinstance(value, list | dict):
         return repr(value)
     if value is None or pd.isna(value):
@@ -122,4 +173,15 @@ def differing_frames(a: RunResult, b: RunResult) -> list[str]:
             left
         ) != comparable_rows(right):
             names.append(name)
+    return names
+
+
+def differing_tables(a: duckdb.DuckDBPyConnection, b: duckdb.DuckDBPyConnection) -> list[str]:
+    """The tables whose rows differ between two databases, clocks (`CLOCKS`) left out."""
+    names = []
+    for t in TABLES:
+        columns = [c for c in t.column_names if c not in CLOCKS.get(t.name, ())]
+        query = f"SELECT {', '.join(columns)} FROM {t.name}"
+        if comparable_rows(a.execute(query).df()) != comparable_rows(b.execute(query).df()):
+            names.append(t.name)
     return names

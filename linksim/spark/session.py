@@ -33,6 +33,9 @@ SETTINGS = {
     "spark.sql.session.timeZone": "UTC",
     "spark.sql.ansi.enabled": "false",
     "spark.sql.timestampType": "TIMESTAMP_NTZ",
+    # Inferring filters from every constraint of the follow-up schedule's many CTEs (inlined
+    # where each is read) took the optimizer minutes and the driver's heap
+    "spark.sql.constraintPropagation.enabled": "false",
 }
 
 
@@ -60,6 +63,10 @@ def spark_session(master: str | None = None) -> SparkSession:
     for key, value in SETTINGS.items():
         builder = builder.config(key, value)
     builder = builder.config("spark.ui.showConsoleProgress", "false")
+    # An apply runs a few hundred queries per batch: keeping each one's plan for the UI (1,000
+    # by default) costs driver memory that a long backfill needs more
+    for kept in ("sql.ui.retainedExecutions", "ui.retainedJobs", "ui.retainedStages"):
+        builder = builder.config(f"spark.{kept}", "20")
     if master.startswith("local"):
         builder = builder.config("spark.ui.enabled", "false").config(
             "spark.sql.shuffle.partitions", "4"

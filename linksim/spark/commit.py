@@ -1,0 +1,107 @@
+"""Commit changed warehouse tables all at once: staged folders, a ready mark, then renames.
+
+A warehouse has no transaction log, so a commit is made of steps that can each be finished or
+undone after a crash:
+
+1. each changed table is written whole to ``DIR/_commit/<schema>/<table>/``;
+2. ``DIR/_commit/READY.json`` names them: the commit point;
+3. each table folder is swapped for its staged one (the old one goes to ``DIR/_commit/_old/``);
+4. ``DIR/_commit`` is removed.
+
+`recover`, run before anyone reads the warehouse, finishes a commit that has its ready mark
+(steps 3 and 4) and discards one that has not: readers see every table of a commit or none. One
+writer at a time holds `writer_lock`. The warehouse must be a local (or mounted) directory.
+
+>>> import tempfile
+>>> recover(tempfile.mkdtemp()) is None
+True
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import shutil
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from linksim.errors import UsageError
+from linksim.warehouse import table_folder
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
+
+__all__ = ["commit", "recover", "writer_lock"]
+
+STAGING = "_commit"
+READY = "READY.json"
+LOCK = "_linksim.lock"
+
+
+def commit(directory: str | os.PathLike[str], frames: Mapping[str, DataFrame]) -> None:
+    """Replace the tables ``frames`` names (``crm.person_field``…) by those frames, together."""
+    if not frames:
+        return
+    root = Path(directory)
+    staging = root / STAGING
+    if staging.exists():  # a commit that never reached its ready mark
+        shutil.rmtree(staging)
+    for name, frame in frames.items():
+        frame.write.mode("overwrite").parquet(str(table_folder(staging, name)))
+    ready = staging / READY
+    partial = staging / (READY + ".partial")
+    partial.write_text(json.dumps(sorted(frames)) + "\n")
+    os.replace(partial, ready)  # the commit point
+    _swap(root, sorted(frames))
+
+
+def recover(directory: str | os.PathLike[str]) -> str | None:
+    """Finish or discard a commit a crash interrupted: "finished", "discarded" or None."""
+    root = Path(directory)
+    staging = root / STAGING
+    if not staging.exists():
+        return None
+    ready = staging / READY
+    if not ready.exists():
+        shutil.rmtree(staging)
+        return "discarded"
+    _swap(root, json.loads(ready.read_text()))
+    return "finished"
+
+
+def _swap(root: Path, names: list[str]) -> None:
+    staging = root / STAGING
+    for name in names:
+        staged = table_folder(staging, name)
+        if not staged.exists():  # swapped in before the crash
+            continue
+        target = table_folder(root, name)
+        if target.exists():
+            old = table_folder(staging / "_old", name)
+            old.parent.mkdir(parents=True, exist_ok=True)
+            target.rename(old)
+        staged.rename(target)
+    shutil.rmtree(staging)
+
+
+@contextlib.contextmanager
+def writer_lock(directory: str | os.PathLike[str]) -> Iterator[None]:
+    """Hold the warehouse's writer lock for the block; refuse when another writer holds it."""
+    if not Path(directory).is_dir():
+        raise UsageError(f"{directory}: no such warehouse directory; `linksim export` writes one")
+    path = Path(directory) / LOCK
+    with open(path, "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise UsageError(
+                f"{directory}: another linksim is writing to this warehouse (it holds {path}); "
+                "wait for it to finish"
+            ) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
