@@ -16,8 +16,10 @@ a database's tables with a warehouse's, in one transaction, with every column ch
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
@@ -57,6 +59,12 @@ def export_warehouse(
     A table's folder is emptied of Parquet files first, so an export replaces an older one.
     """
     root = Path(directory)
+    root.mkdir(parents=True, exist_ok=True)
+    with _writing(root):
+        return _export(con, root)
+
+
+def _export(con: duckdb.DuckDBPyConnection, root: Path) -> dict[str, int]:
     counts: dict[str, int] = {}
     for t in TABLES:
         folder = table_folder(root, t.name)
@@ -78,6 +86,11 @@ def import_warehouse(
     """Replace every declared table of the database by the warehouse's; rows per table."""
     root = Path(directory)
     _check_manifest(root)
+    with _writing(root):
+        return _import(con, root)
+
+
+def _import(con: duckdb.DuckDBPyConnection, root: Path) -> dict[str, int]:
     sources = {t.name: _source(root, t) for t in TABLES}
     counts: dict[str, int] = {}
     with transaction(con):
@@ -105,6 +118,17 @@ def import_warehouse(
             run(con, f"DROP SEQUENCE IF EXISTS linksim.{seq}_seq")
             run(con, f"CREATE SEQUENCE linksim.{seq}_seq START {start}")
     return counts
+
+
+@contextlib.contextmanager
+def _writing(root: Path) -> Iterator[None]:
+    """The warehouse to ourselves, with a commit a crash interrupted finished or discarded
+    (linksim.spark.commit: a run on Spark writes tables by folders)."""
+    from linksim.spark.commit import recover, writer_lock
+
+    with writer_lock(root):
+        recover(root)
+        yield
 
 
 def _check_manifest(root: Path) -> None:

@@ -7,13 +7,15 @@ folders a crash leaves at each step (no Spark needed) and check what `recover` m
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
 
+import linksim
 from linksim.errors import UsageError
 from linksim.spark.commit import READY, STAGING, recover, writer_lock
-from linksim.warehouse import table_folder
+from linksim.warehouse import export_warehouse, import_warehouse, table_folder
 
 TABLES = ("crm.person_field", "linksim.journal")
 
@@ -74,3 +76,19 @@ def test_one_writer_at_a_time(tmp_path: Path) -> None:
     missing = tmp_path / "missing"
     with pytest.raises(UsageError, match="no such warehouse directory"), writer_lock(missing):
         pass
+
+
+def test_import_and_export_wait_for_the_writer_and_finish_its_commit(tmp_path: Path) -> None:
+    con = linksim.connect(":memory:")
+    export_warehouse(con, tmp_path / "w")
+    con.execute("INSERT INTO crm.person (person_id, first_name) VALUES (1, 'Ann')").fetchall()
+    export_warehouse(con, tmp_path / "newer")
+    with writer_lock(tmp_path / "w"), pytest.raises(UsageError, match="another linksim"):
+        import_warehouse(linksim.connect(":memory:"), tmp_path / "w")
+    # a commit of crm.person that a crash stopped after its ready mark
+    staged = table_folder(tmp_path / "w" / STAGING, "crm.person")
+    shutil.copytree(table_folder(tmp_path / "newer", "crm.person"), staged)
+    (tmp_path / "w" / STAGING / READY).write_text(json.dumps(["crm.person"]))
+    back = linksim.connect(":memory:")
+    assert import_warehouse(back, tmp_path / "w")["crm.person"] == 1
+    assert not (tmp_path / "w" / STAGING).exists()

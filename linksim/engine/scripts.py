@@ -23,16 +23,16 @@ __all__ = ["ScriptRun", "run_scripts"]
 
 CLICKS_SQL = """
 SELECT f.person_id AS cust_id, f.link_id, f.mailing_id AS shipment_id, l.url AS link_url,
-       f.link_hits, (
-           SELECT r.url FROM ls_def_action a2
-           JOIN ls_def_response r ON r.action_no = a2.action_no
-           WHERE a2.entry_no = a.entry_no AND r.kind = 'redirect'
-           ORDER BY a2.action_no LIMIT 1
-       ) AS return_url,
-       f.click_id, f.clicked_at
+       f.link_hits, back.url AS return_url, f.click_id, f.clicked_at
 FROM ls_fired f
 JOIN ls_def_action a ON a.action_no = f.action_no
 LEFT JOIN mail.link l ON l.link_id = f.link_id
+LEFT JOIN (  -- the entry's first redirect
+    SELECT a2.entry_no, arg_min(r.url, a2.action_no) AS url
+    FROM ls_def_action a2 JOIN ls_def_response r ON r.action_no = a2.action_no
+    WHERE r.kind = 'redirect'
+    GROUP BY a2.entry_no
+) back ON back.entry_no = a.entry_no
 WHERE f.action_no = ?
 ORDER BY f.clicked_at, f.click_id
 """

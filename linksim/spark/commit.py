@@ -8,9 +8,11 @@ undone after a crash:
 3. each table folder is swapped for its staged one (the old one goes to ``DIR/_commit/_old/``);
 4. ``DIR/_commit`` is removed.
 
-`recover`, run before anyone reads the warehouse, finishes a commit that has its ready mark
-(steps 3 and 4) and discards one that has not: readers see every table of a commit or none. One
-writer at a time holds `writer_lock`. The warehouse must be a local (or mounted) directory.
+`recover`, run under `writer_lock` before linksim reads the warehouse (an apply, a preview,
+`linksim import` and `export`), finishes a commit that has its ready mark (steps 3 and 4) and
+discards one that has not: linksim reads every table of a commit or none. The warehouse must be
+a local or mounted directory that the driver and the executors share, on a file system with
+atomic renames and working `flock` (a local disk, NFS v4; not every network file system).
 
 >>> import tempfile
 >>> recover(tempfile.mkdtemp()) is None
@@ -34,7 +36,7 @@ from linksim.warehouse import table_folder
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
-__all__ = ["commit", "recover", "writer_lock"]
+__all__ = ["commit", "committed", "recover", "writer_lock"]
 
 STAGING = "_commit"
 READY = "READY.json"
@@ -46,16 +48,26 @@ def commit(directory: str | os.PathLike[str], frames: Mapping[str, DataFrame]) -
     if not frames:
         return
     root = Path(directory)
+    recover(root)  # an earlier commit a crash interrupted: finished or discarded first
     staging = root / STAGING
-    if staging.exists():  # a commit that never reached its ready mark
-        shutil.rmtree(staging)
     for name, frame in frames.items():
-        frame.write.mode("overwrite").parquet(str(table_folder(staging, name)))
+        frame.write.mode("overwrite").parquet(table_folder(staging, name).resolve().as_uri())
+    missing = [n for n in frames if not (table_folder(staging, n) / "_SUCCESS").exists()]
+    if missing:  # the folders must be where the renames look for them
+        raise UsageError(
+            f"{root}: Spark wrote {', '.join(missing)} somewhere else than the driver sees; "
+            "the warehouse must be a directory every executor and the driver share"
+        )
     ready = staging / READY
     partial = staging / (READY + ".partial")
     partial.write_text(json.dumps(sorted(frames)) + "\n")
     os.replace(partial, ready)  # the commit point
     _swap(root, sorted(frames))
+
+
+def committed(directory: str | os.PathLike[str]) -> bool:
+    """Whether a commit has passed its commit point and not finished (`recover` finishes it)."""
+    return (Path(directory) / STAGING / READY).exists()
 
 
 def recover(directory: str | os.PathLike[str]) -> str | None:

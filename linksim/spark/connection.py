@@ -38,7 +38,7 @@ from sqlglot import exp
 
 from linksim.errors import UsageError
 from linksim.spark import dml
-from linksim.spark.commit import commit
+from linksim.spark.commit import commit, committed
 from linksim.spark.dialect import to_spark_tree
 from linksim.spark.session import view_name
 from linksim.store.connect import SCHEMAS
@@ -218,6 +218,8 @@ class SparkConnection:
 
     def _transaction(self, word: str) -> None:
         if word == "BEGIN":
+            if self._before is not None:
+                raise UsageError("linksim.spark: a transaction is already open")
             self._before = {}
         elif word == "COMMIT" and self._before is not None:
             self._commit()
@@ -286,10 +288,19 @@ class SparkConnection:
         return self._sql(to_spark_tree(_warehouse_views(tree)))
 
     def _commit(self) -> None:
-        if self._dirty:
-            assert self.warehouse is not None
+        if not self._dirty:
+            return
+        assert self.warehouse is not None
+        try:
             commit(self.warehouse, {n: self.spark.table(view_name(n)) for n in self._dirty})
-            self._dirty.clear()
+        except BaseException:
+            # past its commit point the batch is committed (the next commit or run finishes
+            # the swap): a rollback must not put the views back
+            if committed(self.warehouse) and self._before is not None:
+                self._before = {}
+                self._dirty.clear()
+            raise
+        self._dirty.clear()
 
     def _view(self, frame: DataFrame, name: str) -> None:
         # computed once, here: a later step reads it without recomputing its lineage

@@ -225,9 +225,12 @@ def _rewriter() -> Callable[[exp.Expr], exp.Expr]:
             pairs = []
             for pair in node.expressions:
                 pairs += [pair.this.transform(rewrite), pair.expression.transform(rewrite)]
-            return exp.Anonymous(
-                this="to_json", expressions=[exp.Anonymous(this="named_struct", expressions=pairs)]
+            keep_nulls = exp.Anonymous(  # as DuckDB: "k": null
+                this="map",
+                expressions=[exp.Literal.string("ignoreNullFields"), exp.Literal.string("false")],
             )
+            struct = exp.Anonymous(this="named_struct", expressions=pairs)
+            return exp.Anonymous(this="to_json", expressions=[struct, keep_nulls])
         elif isinstance(node, exp.TimeToUnix) and isinstance(node.this, exp.Sub):
             # epoch() of an interval: its seconds
             span = exp.Sub(this=_micros(node.this.this), expression=_micros(node.this.expression))

@@ -36,7 +36,8 @@ def target_name(tree: exp.Update | exp.Delete | exp.Insert) -> str:
 
 def _not(condition: exp.Expr) -> exp.Expr:
     # DuckDB writes where the condition is true: NULL keeps a row as false does. A predicate
-    # with a subquery (EXISTS, IN) is never NULL here, and Spark takes it only bare.
+    # with a subquery is never NULL in the engine's deletes (EXISTS, or IN over ids that are
+    # never NULL), and Spark takes it only bare.
     if condition.find(exp.Subquery, exp.Exists, exp.Select):
         return exp.not_(exp.paren(condition.copy()))
     return exp.not_(exp.func("coalesce", condition.copy(), exp.false()))

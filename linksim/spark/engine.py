@@ -58,8 +58,11 @@ def check_warehouse(
     until: dt.datetime | None = None,
 ) -> None:
     """Refuse, by DuckDB reading the warehouse's files (before Spark starts), what a run cannot
-    do: not a warehouse, an empty scope, or definitions naming what it lacks."""
-    recover(warehouse)
+    do: not a warehouse, an empty scope, or definitions naming what it lacks.
+
+    A commit a crash interrupted is finished or discarded first (under the writer lock)."""
+    with writer_lock(warehouse):
+        recover(warehouse)
     con = warehouse_duckdb(warehouse)
     try:
         _check(con, defs, since, until)
@@ -77,7 +80,12 @@ def _warehouse_connection(
 ) -> Iterator[SparkConnection]:
     """The warehouse, checked, as the only writer's connection for the block."""
     with writer_lock(warehouse):
-        check_warehouse(warehouse, defs, since, until)
+        recover(warehouse)
+        con = warehouse_duckdb(warehouse)
+        try:
+            _check(con, defs, since, until)
+        finally:
+            con.close()
         register_warehouse(spark, warehouse)
         yield SparkConnection(spark, warehouse)
 

@@ -101,4 +101,5 @@ def register_warehouse(spark: SparkSession, directory: str | os.PathLike[str]) -
         folder = table_folder(directory, t.name).resolve()
         if not folder.is_dir():
             raise UsageError(f"{folder}: missing; `linksim export` writes a whole warehouse")
-        spark.read.parquet(str(folder)).createOrReplaceTempView(view_name(t.name))
+        # a file: URI, not a bare path that a cluster would resolve against its HDFS
+        spark.read.parquet(folder.as_uri()).createOrReplaceTempView(view_name(t.name))
