@@ -42,6 +42,15 @@ from linksim.spark.engine import (
 )
 from linksim.spark.session import spark_session
 
+# Few examples, each a few Spark runs; a failing world is reported as drawn: shrinking it
+# through Spark would take many minutes
+ON_SPARK = settings(
+    deadline=None,
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                           HealthCheck.function_scoped_fixture, HealthCheck.filter_too_much],
+)  # fmt: skip
+
 
 @pytest.fixture(scope="module")
 def spark() -> Iterator[Any]:
@@ -61,14 +70,7 @@ def _same(duck: RunResult, spark: RunResult) -> None:
 
 
 @given(case=worlds_and_definitions())
-@settings(
-    max_examples=2,
-    deadline=None,
-    # a failing world is reported as drawn: shrinking it through Spark would take many minutes
-    phases=[Phase.explicit, Phase.reuse, Phase.generate],
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                           HealthCheck.function_scoped_fixture],
-)  # fmt: skip
+@settings(ON_SPARK, max_examples=2)
 def test_random_worlds_give_the_same_change_set(
     spark: Any, tmp_path: Path, case: tuple[World, dict[str, Any]]
 ) -> None:
@@ -87,13 +89,7 @@ def _tables_after(warehouse: Path) -> Any:
 
 
 @given(case=worlds_and_definitions())
-@settings(
-    max_examples=1,
-    deadline=None,
-    phases=[Phase.explicit, Phase.reuse, Phase.generate],
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                           HealthCheck.function_scoped_fixture],
-)  # fmt: skip
+@settings(ON_SPARK, max_examples=1)
 def test_random_worlds_apply_the_same_rows(
     spark: Any, tmp_path: Path, case: tuple[World, dict[str, Any]]
 ) -> None:
@@ -112,13 +108,7 @@ def test_random_worlds_apply_the_same_rows(
 
 
 @given(case=worlds_and_definitions())
-@settings(
-    max_examples=1,
-    deadline=None,
-    phases=[Phase.explicit, Phase.reuse, Phase.generate],
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                           HealthCheck.function_scoped_fixture, HealthCheck.filter_too_much],
-)  # fmt: skip
+@settings(ON_SPARK, max_examples=1)
 def test_a_batch_that_fails_leaves_the_same_rows_and_a_rerun_finishes_alike(
     spark: Any, tmp_path: Path, case: tuple[World, dict[str, Any]]
 ) -> None:
