@@ -13,6 +13,7 @@ import json
 import os
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from linksim.errors import LinksimError, UsageError
@@ -105,6 +106,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
         import_scripts(module)
     if args.engine == "spark":
         return _run_on_spark(args, defs)
+    if args.warehouse or args.master:
+        raise UsageError(
+            "--warehouse and --master are for the Spark engine: add --engine spark, or give "
+            "--db for DuckDB"
+        )
     con = connect(
         args.db, create=False, memory_limit=args.memory_limit, temp_directory=args.temp_dir
     )
@@ -140,13 +146,25 @@ def _run_on_spark(args: argparse.Namespace, defs: Any) -> int:
     # what can be checked without Spark is checked first, as Spark takes seconds to start
     # (the engine checks again, as it must when called alone: metadata only, cheap)
     from linksim.batches import parse_batch
-    from linksim.spark.session import require_pyspark, spark_session
+    from linksim.spark.session import require_pyspark
 
     require_pyspark()
-    from linksim.spark.engine import apply_spark, check_warehouse, preview_spark
+    from linksim.spark.commit import writer_lock
+    from linksim.spark.engine import check_warehouse
+    from linksim.warehouse import check_manifest
 
     batch = parse_batch(args.batch) if getattr(args, "batch", None) else None
-    check_warehouse(args.warehouse, defs, args.since, args.until)
+    check_manifest(Path(args.warehouse))
+    # held to the end: a second writer is refused at once, before its Spark starts
+    with writer_lock(args.warehouse):
+        check_warehouse(args.warehouse, defs, args.since, args.until)
+        return _spark_run(args, defs, batch)
+
+
+def _spark_run(args: argparse.Namespace, defs: Any, batch: Any) -> int:
+    from linksim.spark.engine import apply_spark, preview_spark
+    from linksim.spark.session import spark_session
+
     spark = spark_session(args.master)
     try:
         if args.command == "preview":

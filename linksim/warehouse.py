@@ -30,6 +30,7 @@ from linksim.store.schema import SCHEMA_VERSION, TABLES, Table
 
 __all__ = [
     "SEQUENCES",
+    "check_manifest",
     "export_warehouse",
     "import_warehouse",
     "table_folder",
@@ -85,7 +86,7 @@ def import_warehouse(
 ) -> dict[str, int]:
     """Replace every declared table of the database by the warehouse's; rows per table."""
     root = Path(directory)
-    _check_manifest(root)
+    check_manifest(root)
     with _writing(root):
         return _import(con, root)
 
@@ -131,7 +132,8 @@ def _writing(root: Path) -> Iterator[None]:
         yield
 
 
-def _check_manifest(root: Path) -> None:
+def check_manifest(root: Path) -> None:
+    """Refuse a directory that is not a linksim warehouse of this schema version."""
     path = root / MANIFEST
     if not root.is_dir():
         raise UsageError(f"{root}: no such warehouse directory; `linksim export` writes one")
@@ -187,7 +189,7 @@ def _check_columns(con: duckdb.DuckDBPyConnection, t: Table, source: str) -> Non
 def warehouse_duckdb(directory: str | os.PathLike[str]) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB whose tables are views of the warehouse's files (read only)."""
     root = Path(directory)
-    _check_manifest(root)
+    check_manifest(root)
     con = duckdb.connect()
     run(con, "SET TimeZone = 'UTC'")
     for schema in ("crm", "mail", "linksim"):

@@ -6,15 +6,18 @@ folders a crash leaves at each step (no Spark needed) and check what `recover` m
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 import linksim
 from linksim.errors import UsageError
-from linksim.spark.commit import READY, STAGING, recover, writer_lock
+from linksim.spark.commit import LOCK, READY, STAGING, recover, writer_lock
 from linksim.warehouse import export_warehouse, import_warehouse, table_folder
 
 TABLES = ("crm.person_field", "linksim.journal")
@@ -67,11 +70,19 @@ def test_a_crash_between_the_two_renames_of_a_table_is_finished(tmp_path: Path) 
     assert all(_files(root, name) == ["new.parquet"] for name in TABLES)
 
 
+@contextlib.contextmanager
+def _another_process_writing(root: Path) -> Iterator[None]:
+    # a lock of its own open file, as another process's would be
+    with open(root / LOCK, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
 def test_one_writer_at_a_time(tmp_path: Path) -> None:
     held = pytest.raises(UsageError, match="another linksim is writing")
-    with writer_lock(tmp_path), held, writer_lock(tmp_path):
+    with _another_process_writing(tmp_path), held, writer_lock(tmp_path):
         pass
-    with writer_lock(tmp_path):  # released
+    with writer_lock(tmp_path), writer_lock(tmp_path):  # released; and ours, held again
         pass
     missing = tmp_path / "missing"
     with pytest.raises(UsageError, match="no such warehouse directory"), writer_lock(missing):
@@ -83,7 +94,8 @@ def test_import_and_export_wait_for_the_writer_and_finish_its_commit(tmp_path: P
     export_warehouse(con, tmp_path / "w")
     con.execute("INSERT INTO crm.person (person_id, first_name) VALUES (1, 'Ann')").fetchall()
     export_warehouse(con, tmp_path / "newer")
-    with writer_lock(tmp_path / "w"), pytest.raises(UsageError, match="another linksim"):
+    busy = pytest.raises(UsageError, match="another linksim")
+    with _another_process_writing(tmp_path / "w"), busy:
         import_warehouse(linksim.connect(":memory:"), tmp_path / "w")
     # a commit of crm.person that a crash stopped after its ready mark
     staged = table_folder(tmp_path / "w" / STAGING, "crm.person")

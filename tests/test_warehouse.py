@@ -137,6 +137,8 @@ def test_the_spark_engine_options(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert "not --db" in capsys.readouterr().err
     assert main([*spark, "--batch", "2x"]) == 2
     assert "--batch '2x': expected a time span" in capsys.readouterr().err
+    assert main(["apply", defs, "--warehouse", str(tmp_path)]) == 2
+    assert "add --engine spark" in capsys.readouterr().err
 
 
 def test_without_pyspark_the_spark_engine_says_how_to_install_it(

@@ -99,12 +99,19 @@ def _swap(root: Path, names: list[str]) -> None:
     shutil.rmtree(staging)
 
 
+# the warehouses this process holds the lock of: a block inside another one holds it already
+_HELD: set[Path] = set()
+
+
 @contextlib.contextmanager
 def writer_lock(directory: str | os.PathLike[str]) -> Iterator[None]:
-    """Hold the warehouse's writer lock for the block; refuse when another writer holds it."""
+    """Hold the warehouse's writer lock for the block; refuse when another process holds it."""
     if not Path(directory).is_dir():
         raise UsageError(f"{directory}: no such warehouse directory; `linksim export` writes one")
-    path = Path(directory) / LOCK
+    path = (Path(directory) / LOCK).resolve()
+    if path in _HELD:
+        yield
+        return
     with open(path, "a") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -113,7 +120,9 @@ def writer_lock(directory: str | os.PathLike[str]) -> Iterator[None]:
                 f"{directory}: another linksim is writing to this warehouse (it holds {path}); "
                 "wait for it to finish"
             ) from None
+        _HELD.add(path)
         try:
             yield
         finally:
+            _HELD.discard(path)
             fcntl.flock(handle, fcntl.LOCK_UN)

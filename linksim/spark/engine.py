@@ -11,6 +11,7 @@ import contextlib
 import datetime as dt
 import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import duckdb
@@ -25,7 +26,7 @@ from linksim.spark.commit import recover, writer_lock
 from linksim.spark.connection import SparkConnection
 from linksim.spark.session import register_warehouse
 from linksim.store.schema import TABLES
-from linksim.warehouse import warehouse_duckdb
+from linksim.warehouse import check_manifest, warehouse_duckdb
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -61,6 +62,7 @@ def check_warehouse(
     do: not a warehouse, an empty scope, or definitions naming what it lacks.
 
     A commit a crash interrupted is finished or discarded first (under the writer lock)."""
+    check_manifest(Path(warehouse))  # before a lock file is left in what is no warehouse
     with writer_lock(warehouse):
         recover(warehouse)
     con = warehouse_duckdb(warehouse)

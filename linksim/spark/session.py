@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from typing import TYPE_CHECKING
 
 from linksim.errors import UsageError
@@ -72,7 +73,9 @@ def spark_session(master: str | None = None) -> SparkSession:
             "spark.sql.shuffle.partitions", "4"
         )
     try:
-        spark = builder.getOrCreate()
+        with warnings.catch_warnings():  # PySpark 4.3 on pandas 3 (see linksim.spark.connection)
+            warnings.filterwarnings("ignore", "PySpark does not yet fully support pandas")
+            spark = builder.getOrCreate()
     except Exception as exc:  # Py4J and PySpark raise many kinds; the first line says which
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise UsageError(
