@@ -65,11 +65,11 @@ def check_warehouse(
     check_manifest(Path(warehouse))  # before a lock file is left in what is no warehouse
     with writer_lock(warehouse):
         recover(warehouse)
-    con = warehouse_duckdb(warehouse)
-    try:
-        _check(con, defs, since, until)
-    finally:
-        con.close()
+        con = warehouse_duckdb(warehouse)
+        try:
+            _check(con, defs, since, until)
+        finally:
+            con.close()
 
 
 @contextlib.contextmanager
@@ -81,13 +81,8 @@ def _warehouse_connection(
     until: dt.datetime | None,
 ) -> Iterator[SparkConnection]:
     """The warehouse, checked, as the only writer's connection for the block."""
-    with writer_lock(warehouse):
-        recover(warehouse)
-        con = warehouse_duckdb(warehouse)
-        try:
-            _check(con, defs, since, until)
-        finally:
-            con.close()
+    with writer_lock(warehouse):  # (re-entered by the check: one process holds it once)
+        check_warehouse(warehouse, defs, since, until)
         register_warehouse(spark, warehouse)
         yield SparkConnection(spark, warehouse)
 
