@@ -245,6 +245,15 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 
 def _cmd_import(args: argparse.Namespace) -> int:
+    if args.source is not None:
+        return _import_superoffice(args)
+    if args.warehouse is None:
+        raise UsageError(
+            "import needs a source: --warehouse DIR (after Spark), or superoffice DIR "
+            "(a SuperOffice CSV export)"
+        )
+    if args.definitions_out or args.timezone:
+        raise UsageError("--definitions-out and --timezone belong to `import superoffice DIR`")
     from linksim.warehouse import import_warehouse
 
     new = not os.path.exists(args.db)
@@ -262,6 +271,28 @@ def _cmd_import(args: argparse.Namespace) -> int:
         con.close()
     _print_counts(f"imported {args.warehouse} into {args.db}", counts, args.json)
     return EXIT_OK
+
+
+def _import_superoffice(args: argparse.Namespace) -> int:
+    from linksim.superoffice import import_superoffice
+
+    if args.source != "superoffice":
+        raise UsageError(f"unknown import source {args.source!r}: expected superoffice DIR")
+    if args.folder is None:
+        raise UsageError("import superoffice needs the folder of the CSV export: "
+                         "linksim import superoffice DIR --db PATH")  # fmt: skip
+    if args.warehouse is not None:
+        raise UsageError("--warehouse imports a Spark warehouse; leave it out with superoffice")
+    con = connect(args.db)
+    try:
+        report = import_superoffice(
+            con, args.folder, definitions_out=args.definitions_out,
+            timezone=args.timezone or "UTC",
+        )  # fmt: skip
+    finally:
+        con.close()
+    print(json.dumps(report.to_dict(), indent=2) if args.json else report)
+    return EXIT_FINDINGS if report.quarantined else EXIT_OK
 
 
 def _print_counts(head: str, counts: dict[str, int], as_json: bool) -> None:
@@ -406,11 +437,24 @@ def _parser() -> argparse.ArgumentParser:
     p = command(
         "import",
         _cmd_import,
-        "replace the tables of a database by those of a warehouse directory (after Spark)",
+        "import a SuperOffice CSV export (superoffice DIR), or replace the tables of a database "
+        "by those of a warehouse directory after Spark (--warehouse DIR)",
     )
-    p.add_argument("--warehouse", required=True, metavar="DIR", help="the warehouse directory")
+    p.add_argument("source", nargs="?", metavar="superoffice", help="import a SuperOffice export")
+    p.add_argument("folder", nargs="?", metavar="DIR", help="the folder of its CSV files")
+    p.add_argument("--warehouse", metavar="DIR", help="the warehouse directory (after Spark)")
     p.add_argument("--db", default=DEFAULT_DB, help=f"database file (default {DEFAULT_DB})")
-    p.add_argument("--json", action="store_true", help="print the rows per table as JSON")
+    p.add_argument(
+        "--definitions-out",
+        metavar="FILE",
+        help="superoffice: write the link actions of s_link as a YAML definitions file",
+    )
+    p.add_argument(
+        "--timezone",
+        metavar="TZ",
+        help="superoffice: the server's time zone of its DateTime columns (default UTC)",
+    )
+    p.add_argument("--json", action="store_true", help="print the accounting as JSON")
 
     command("schema", _cmd_schema, "print the JSON Schema of the definitions format")
     return parser

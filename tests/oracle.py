@@ -93,6 +93,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "source_click_id",
         "source_mailing_id",
         "due_at",
+        "assignment",
     ),
     "ticket": (
         "ticket_id",
@@ -837,6 +838,7 @@ def create_rows(fired: list[Fired], world: World, defs: Definitions) -> list[Row
                 "created_by_id": action.created_by,
                 "description": render(action.description, f, world),
                 "duration_minutes": action.duration_minutes,
+                "assignment": action.assignment,
                 **common,
             }
             new_appointments.append((f, row))

@@ -464,6 +464,7 @@ def definitions_for(draw: st.DrawFn, world: World) -> dict[str, Any]:
                     "next_free_slot": draw(st.booleans()),
                 },
                 "duration_minutes": draw(st.sampled_from((15, 30))),
+                "assignment": draw(st.booleans()),
             }
         elif kind == "request":
             body = {

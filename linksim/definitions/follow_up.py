@@ -79,6 +79,11 @@ class FollowUpAction(ActionBase):
         default=Due(), description="When the follow-up is due; the defaults when omitted."
     )
     duration_minutes: Annotated[int, Field(strict=True, gt=0)] = 30
+    assignment: StrictBool = Field(
+        default=False,
+        description="An assignment the owner is asked to accept (SuperOffice's IsAssignment), "
+        "recorded in crm.appointment.assignment.",
+    )
     fire: Fire = fire_field("once_per_mailing")
 
     @model_validator(mode="after")

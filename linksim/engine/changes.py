@@ -13,7 +13,7 @@ APPOINTMENTS = Step(
            r.project_id, r.owner_id, r.created_by AS created_by_id, r.description,
            coalesce(s.starts_at, r.due_at) AS starts_at, r.duration_minutes,
            r.action_id AS source_action, r.click_id AS source_click_id,
-           r.mailing_id AS source_mailing_id, r.due_at,
+           r.mailing_id AS source_mailing_id, r.due_at, r.assignment,
            r.is_stored, ap.starts_at AS old_starts_at, r.clicked_at
     FROM ls_follow_up_rows r
     LEFT JOIN ls_schedule s USING (row_id)

@@ -8,7 +8,8 @@ ls_def_action         action_no, action_id, type, fire, require, entry_no
 ls_def_link_action    link_id, mailing_id (NULL = any mailing), action_no
 ls_def_state_op       action_no, kind, scope, target_id, field, op (set/add/remove), value
 ls_def_follow_up      action_no, kind, task_type, project_id, created_by, owner_kind, owner_id,
-                      team, fallback, business_days, at_minutes, next_free_slot, duration_minutes
+                      team, fallback, business_days, at_minutes, next_free_slot, duration_minutes,
+                      assignment
 ls_def_request        action_no, priority, category, owner_kind, owner_id, team, fallback
 ls_def_template       action_no, part_no, literal, placeholder
 ls_def_response       action_no, kind, url, form_id
@@ -81,6 +82,7 @@ RELATIONS: dict[str, dict[str, str]] = {
         "at_minutes": "INTEGER",
         "next_free_slot": "BOOLEAN",
         "duration_minutes": "INTEGER",
+        "assignment": "BOOLEAN",
     },
     "ls_def_request": {
         "action_no": "INTEGER",
@@ -240,6 +242,7 @@ def _action_rows(rows: dict[str, list[dict[str, Any]]], no: int, action: Any) ->
                 "at_minutes": at.hour * 60 + at.minute,
                 "next_free_slot": action.due.next_free_slot,
                 "duration_minutes": action.duration_minutes,
+                "assignment": action.assignment,
             }
         )
         _template(rows["ls_def_template"], no, action.description)

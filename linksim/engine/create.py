@@ -103,7 +103,7 @@ FOLLOW_UP_FIRED = Step(
     SELECT f.click_id, f.clicked_at, f.person_id, f.mailing_id, f.action_no, f.action_id,
            f.row_id,
            d.kind, d.task_type, d.created_by, d.owner_kind, d.team, d.business_days,
-           d.at_minutes, d.next_free_slot, d.duration_minutes,
+           d.at_minutes, d.next_free_slot, d.duration_minutes, d.assignment,
            CASE d.owner_kind
                WHEN 'associate' THEN d.owner_id
                WHEN 'contact_owner' THEN coalesce(c.owner_id, d.fallback)

@@ -23,7 +23,7 @@ MEMBERSHIPS = (
 APPOINTMENT_COLUMNS = (
     "appointment_id, kind, task_type, person_id, contact_id, project_id, owner_id, "
     "created_by_id, description, starts_at, duration_minutes, source_action, source_click_id, "
-    "source_mailing_id, due_at"
+    "source_mailing_id, due_at, assignment"
 )
 TICKET_COLUMNS = (
     "ticket_id, title, priority, category, owner_id, status, person_id, created_at, "

@@ -220,6 +220,9 @@ TABLES: tuple[Table, ...] = (
             _id("source_click_id", nullable=True),
             _id("source_mailing_id", nullable=True),
             Column("due_at", "TIMESTAMP", may_be_future=True, by_linksim=True),
+            # SuperOffice's IsAssignment: the owner is asked to accept it (NULL: made before
+            # linksim recorded it)
+            Column("assignment", "BOOLEAN", default="false"),
         ),
         key=("appointment_id",),
         enforce_key=False,
@@ -309,6 +312,23 @@ TABLES: tuple[Table, ...] = (
         enforce_key=False,
         immutable=True,
         doc="Tracking-image views: never fire actions; inform bot filtering and simulation.",
+    ),
+    Table(
+        "mail.link_event",
+        (
+            _id("event_id"),
+            Column("kind", "VARCHAR", nullable=False, one_of=("unsubscribe", "consent")),
+            _id("mailing_id", references=MAILING),
+            _id("link_id", nullable=True, references=LINK),
+            _id("person_id", references=PERSON),
+            Column("occurred_at", "TIMESTAMP", nullable=False),
+            Column("user_agent", "VARCHAR"),
+        ),
+        key=("event_id",),
+        enforce_key=False,
+        immutable=True,
+        doc="Unsubscribe and consent clicks (SuperOffice link types 3 and 4): kept as their own "
+        "events, never as link clicks, so they fire no action.",
     ),
     # --- linksim ---------------------------------------------------------------------------------
     Table(

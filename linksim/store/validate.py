@@ -272,6 +272,7 @@ TABLE_RULES: dict[str, tuple[Check, ...]] = {
         *_event_checks("clicked_at", "clicked"),
     ),
     "mail.open": tuple(_event_checks("opened_at", "opened")),
+    "mail.link_event": tuple(_event_checks("occurred_at", "occurred")),
     "crm.person_field": (
         _field_check(
             "integer",
