@@ -422,6 +422,20 @@ ROW_CASES = [
         "opened before the mailing was sent",
     ),
     (
+        "event-kind",
+        "mail.link_event",
+        "event_id,kind,mailing_id,link_id,person_id,occurred_at,user_agent",
+        "2,bounce,7,101,1,2026-03-02T11:00:00,",
+        "kind is not one of: unsubscribe, consent",
+    ),
+    (
+        "event-before-sent",
+        "mail.link_event",
+        "event_id,kind,mailing_id,link_id,person_id,occurred_at,user_agent",
+        "2,consent,7,101,1,2026-02-01,",
+        "occurred before the mailing was sent",
+    ),
+    (
         "open-not-sent",
         "mail.open",
         "open_id,mailing_id,person_id,opened_at",
@@ -591,6 +605,7 @@ ROW_CASES = [
 GOOD_ROWS = {
     "mail.click": GOOD_CLICK,
     "mail.open": "1,7,1,2026-03-02T10:00:00",
+    "mail.link_event": "1,unsubscribe,7,101,1,2026-03-02T10:00:00,",
     "mail.recipient": "8,3,2026-03-01 08:01",
     "mail.mailing_link": "9,102",
     "mail.mailing": "11,May news,",

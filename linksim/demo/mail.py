@@ -251,4 +251,7 @@ def stage_mail(
     staged["mail.recipient"] = _recipients(con, rng, schema, scale.persons)
     staged["mail.open"] = _opens(con, rng, schema, scale.persons)
     staged["mail.click"] = _clicks(con, rng, schema, scale.persons)
+    # The demo's unsubscribe page is a tracked link whose actions do the unsubscribing, so it has
+    # no separate unsubscribe or consent events (those come from SuperOffice imports).
+    staged["mail.link_event"] = create_stage(con, schema, "mail.link_event")
     return staged
