@@ -182,6 +182,19 @@ def test_crm_tables_take_names_from_the_lists(export: Path) -> None:
     ]
 
 
+def test_repeated_ids_in_a_lookup_list_do_not_stop_the_import(export: Path) -> None:
+    with (export / "Category.csv").open("a") as f:
+        f.write("1,Client\r\n")
+    with (export / "email.csv").open("a") as f:
+        f.write("7,204,sara@other.example,1\r\n")  # the same rank: the earlier row wins
+    con = linksim.connect(":memory:")
+    import_superoffice(con, export)
+    assert _one(con, "SELECT category FROM crm.contact WHERE contact_id = 2") == [("Client",)]
+    assert _one(con, "SELECT email FROM crm.person WHERE person_id = 204") == [
+        ("sara@home.example",)
+    ]
+
+
 def test_timezone_reads_datetimes_as_the_servers_local_time(export: Path) -> None:
     con = linksim.connect(":memory:")
     import_superoffice(con, export, timezone="Europe/Oslo")

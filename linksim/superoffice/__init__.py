@@ -125,7 +125,7 @@ class SuperOfficeImport:
         for name, a in self.sources.items():
             where = ", ".join(f"{n:,} to {t}" for t, n in a.routed.items())
             if a.lookup:
-                where = ", ".join(x for x in (where, f"{a.lookup:,} read as names") if x)
+                where = ", ".join(x for x in (where, f"{a.lookup:,} read as a lookup list") if x)
             rows = "row" if a.rows == 1 else "rows"
             lines.append(f"  {name:<{width}} {a.rows:>10,} {rows}: {where or 'nothing'}")
             lines.extend(f"  {'':<{width}} {n:>10,} skipped: {why}" for why, n in a.skipped.items())

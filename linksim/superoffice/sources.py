@@ -196,6 +196,8 @@ def _read(
         where = f"line {line.group(1)}: " if line else ""
         lines = [x for x in text.splitlines()[1:] if x.strip() and not x.startswith("Original")]
         detail = (lines or text.splitlines())[0].removeprefix("Invalid Input Error: ")[:200]
+        if "invalid state" in text:  # DuckDB gives no line here
+            detail = "lines end in both CRLF and LF, or a quote is out of place"
         raise InputError(
             f"{where}cannot be read as CSV ({detail}); quote values that contain "
             f"{delimiter!r}, and double a quote inside one",

@@ -201,7 +201,7 @@ def _interest_id(source: str, column: str) -> str:
     raw = _id(f"s.{column}")
     offset = f" + {CONTACT_INTEREST_OFFSET}" if source == "contint" else ""
     return (
-        f"coalesce((SELECT CAST(m.kept_interest_id AS VARCHAR) FROM so_interest_names m "
+        f"coalesce((SELECT CAST(min(m.kept_interest_id) AS VARCHAR) FROM so_interest_names m "
         f"WHERE m.source = '{source}' AND m.source_id = {raw}), "
         f"CAST(TRY_CAST({raw} AS BIGINT){offset} AS VARCHAR), {raw})"
     )
@@ -213,7 +213,8 @@ def _since(*columns: str) -> str:
 
 def _name_of(lookup: str, key: str, value: str) -> str:
     return (
-        f"(SELECT nullif(trim(l.name), '') FROM {staged(lookup)} l WHERE trim(l.{key}) = {value})"
+        f"(SELECT min(nullif(trim(l.name), '')) FROM {staged(lookup)} l "
+        f"WHERE trim(l.{key}) = {value})"
     )
 
 
@@ -236,13 +237,18 @@ TARGETS: dict[str, str] = {
         SELECT {_id("s.person_id")} AS person_id, {_id("s.contact_id")} AS contact_id,
                nullif(trim(s.firstname), '') AS first_name,
                nullif(trim(s.lastname), '') AS last_name,
-               (SELECT nullif(trim(e.email_address), '') FROM {staged("email")} e
-                WHERE {_id("e.person_id")} = {_id("s.person_id")}
-                ORDER BY TRY_CAST(e.rank AS INTEGER) NULLS LAST, e._row LIMIT 1) AS email,
-               {_id("s.associate_id")} AS owner_id
-        FROM {_routed("person", "crm.person")}""",
+               e.email, {_id("s.associate_id")} AS owner_id
+        FROM {_routed("person", "crm.person")}
+        LEFT JOIN (  -- a person's first address by rank
+            SELECT {_id("person_id")} AS person_id,
+                   arg_min(trim(email_address),
+                           [coalesce(TRY_CAST(trim(rank) AS BIGINT), 9e18::BIGINT), _row]) AS email
+            FROM {staged("email")}
+            WHERE nullif(trim(email_address), '') IS NOT NULL
+            GROUP BY ALL
+        ) e ON e.person_id = {_id("s.person_id")}""",
     "crm.interest": """
-        SELECT CAST(m.kept_interest_id AS VARCHAR) AS interest_id, m.name
+        SELECT coalesce(CAST(m.kept_interest_id AS VARCHAR), m.source_id) AS interest_id, m.name
         FROM so_interest_names m
         WHERE m.source = m.kept_source AND m.source_row = m.kept_row""",
     "crm.selection": f"""
