@@ -80,8 +80,16 @@ def _cmd_demo(args: argparse.Namespace) -> int:
             print("\n".join([f"\n{head.replace(' (history', about + ' (history')}", *rest]))
         print(f"details and fixes: linksim lint FILE --db {args.db}, FILE one of the two above")
         previewed = preview(con, defs, run_scripts=True)
+        report = Path(args.db).with_name(f"{Path(args.db).stem}-preview.html")
+        previewed.to_html(
+            report,
+            title="Preview of the demo definitions",
+            source=f"demo-definitions.yaml on {args.db}, before they were applied",
+            lint=lint(con, data_path("demo-definitions.yaml")),
+        )
         applied = apply(con, defs, progress=False)
         print(f"\n{previewed}\n")
+        print(f"the preview as a report to open in a browser: {report}")
         print(
             f"apply (run {applied.run_id}): {applied.size('changes'):,} changes written, "
             f"as previewed in run {previewed.run_id}"
@@ -117,6 +125,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
     try:
         if args.command == "preview":
             result = preview(con, defs, run_scripts=args.run_scripts, **_run_args(args))
+            if args.html:
+                from linksim.linting import lint
+
+                # lint on the same connection: the report shows its findings first
+                title, source = _report_text(args)
+                result.to_html(args.html, title=title, source=source, lint=lint(con, args.defs))
         else:
             batch = parse_batch(args.batch) if args.batch else None
             # the bar draws on a terminal only, and never over --json output
@@ -127,6 +141,24 @@ def _cmd_run(args: argparse.Namespace) -> int:
     finally:
         con.close()
     return EXIT_OK
+
+
+def _report_text(args: argparse.Namespace) -> tuple[str, str]:
+    """The heading and the line under it of a preview's HTML report."""
+    scope = [f"mailing {args.mailing}"] if args.mailing else []
+    scope += [f"clicks from {args.since:%Y-%m-%d %H:%M}"] if args.since else []
+    scope += [f"clicks before {args.until:%Y-%m-%d %H:%M}"] if args.until else []
+    where = args.warehouse if args.engine == "spark" else args.db
+    source = f"{args.defs} on {where}" + (f" ({', '.join(scope)})" if scope else "")
+    return f"Preview of {Path(args.defs).name}", source
+
+
+def _html_path(text: str) -> str:
+    """A --html argument: a file in an existing folder."""
+    folder = Path(text).parent
+    if not folder.is_dir():
+        raise argparse.ArgumentTypeError(f"no folder {folder} to write {Path(text).name} in")
+    return text
 
 
 def _run_on_spark(args: argparse.Namespace, defs: Any) -> int:
@@ -169,6 +201,9 @@ def _spark_run(args: argparse.Namespace, defs: Any, batch: Any) -> int:
     try:
         if args.command == "preview":
             result = preview_spark(spark, args.warehouse, defs, **_run_args(args))
+            if args.html:  # lint reads a DuckDB file: `linksim lint` it on an imported copy
+                title, source = _report_text(args)
+                result.to_html(args.html, title=title, source=source)
         else:
             progress = False if args.json else None
             result = apply_spark(
@@ -217,6 +252,8 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     finally:
         con.close()
     print(result.to_json() if args.json else result)
+    if args.html:
+        result.to_html(args.html)
     return EXIT_OK
 
 
@@ -384,6 +421,12 @@ def _parser() -> argparse.ArgumentParser:
         )
         if name == "preview":
             p.add_argument("--run-scripts", action="store_true", help="also call the scripts")
+            p.add_argument(
+                "--html",
+                metavar="FILE",
+                type=_html_path,
+                help="also write the report as one self-contained HTML file, with lint findings",
+            )
         else:
             p.add_argument(
                 "--batch",
@@ -414,6 +457,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--seed", type=int, default=0, help="the same seed gives the same worlds")
     p.add_argument("--json", action="store_true", help="print the distributions as JSON")
+    p.add_argument(
+        "--html",
+        metavar="FILE",
+        type=_html_path,
+        help="also write the report as one self-contained HTML file",
+    )
     _memory_options(p)
 
     p = command(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import json
+import os
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -14,6 +15,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
     from linksim.engine.scripts import ScriptRun
+    from linksim.linting.findings import LintResult
 
 __all__ = ["RunResult"]
 
@@ -285,6 +287,23 @@ class RunResult:
             if not frame.empty:
                 parts.append(f"<h4>{html.escape(title)}</h4>{frame.to_html(index=False)}")
         return "\n".join(parts)  # DataFrame.to_html escapes cell values
+
+    def to_html(
+        self,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        title: str = "linksim preview",
+        source: str | None = None,
+        lint: LintResult | None = None,
+    ) -> str:
+        """The report as one self-contained HTML page (:mod:`linksim.report`); written to
+        ``path`` when one is given. ``lint``: findings on the same definitions, shown first."""
+        from linksim.report import preview_html, write_html
+
+        page = preview_html(self, title=title, source=source, lint=lint)
+        if path is not None:
+            write_html(page, path)
+        return page
 
     def plot(self) -> Figure:
         """Changes per action (left) and follow-ups per owner (right), as a matplotlib figure."""

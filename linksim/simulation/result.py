@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 import json
+import os
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -171,6 +172,18 @@ class SimulationResult:
             else f"<p>none of the {len(self.capacity)} owner days with follow-ups</p>"
         )
         return "\n".join(parts)  # DataFrame.to_html escapes cell values
+
+    def to_html(
+        self, path: str | os.PathLike[str] | None = None, *, title: str | None = None
+    ) -> str:
+        """The report as one self-contained HTML page (:mod:`linksim.report`): fan charts, the
+        workload heatmap, the chance of exceeding capacity; written to ``path`` when given."""
+        from linksim.report import simulation_html, write_html
+
+        page = simulation_html(self, title=title)
+        if path is not None:
+            write_html(page, path)
+        return page
 
     def plot_fan(self) -> Figure:
         """Fan charts: clickers per link by hours after the send (50% and 90% bands, median)."""
