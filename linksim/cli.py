@@ -300,14 +300,18 @@ def _cmd_import(args: argparse.Namespace) -> int:
     except LinksimError:
         con.close()
         if new:  # a refused import leaves no empty database behind
-            for leftover in (args.db, f"{args.db}.wal"):
-                if os.path.exists(leftover):
-                    os.remove(leftover)
+            _remove_database(args.db)
         raise
     finally:
         con.close()
     _print_counts(f"imported {args.warehouse} into {args.db}", counts, args.json)
     return EXIT_OK
+
+
+def _remove_database(path: str) -> None:
+    for leftover in (path, f"{path}.wal"):
+        if os.path.exists(leftover):
+            os.remove(leftover)
 
 
 def _import_superoffice(args: argparse.Namespace) -> int:
@@ -320,12 +324,18 @@ def _import_superoffice(args: argparse.Namespace) -> int:
                          "linksim import superoffice DIR --db PATH")  # fmt: skip
     if args.warehouse is not None:
         raise UsageError("--warehouse imports a Spark warehouse; leave it out with superoffice")
+    new = not os.path.exists(args.db)
     con = connect(args.db)
     try:
         report = import_superoffice(
             con, args.folder, definitions_out=args.definitions_out,
             timezone=args.timezone or "UTC",
         )  # fmt: skip
+    except LinksimError:
+        con.close()
+        if new:  # a refused import leaves no empty database behind
+            _remove_database(args.db)
+        raise
     finally:
         con.close()
     print(json.dumps(report.to_dict(), indent=2) if args.json else report)

@@ -428,3 +428,105 @@ def test_cli_import_usage_errors(
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1
+
+
+# --- importing again, and what real exports look like ------------------------------------------
+
+
+def test_importing_again_after_an_apply_keeps_what_the_apply_did(export: Path) -> None:
+    con = linksim.connect(":memory:")
+    report = import_superoffice(con, export)
+    defs = parse_definitions(report.definitions)
+    linksim.apply(con, defs, progress=False)
+    state = "SELECT * FROM crm.{} ORDER BY ALL"
+    tables = ("selection_member", "contact_interest", "person_interest", "project_member")
+    after = {t: _one(con, state.format(t)) for t in tables}
+    again = import_superoffice(con, export)
+    assert {t: _one(con, state.format(t)) for t in tables} == after
+    # clicks after the exported times: Kari (200) left "Cold" and took "Product news" again,
+    # contact 3 lost "Product news", contact 2 joined "Partner program" again
+    assert again.kept == {
+        "crm.contact_interest": 2,
+        "crm.person_interest": 1,
+        "crm.selection_member": 1,
+    }
+    assert linksim.preview(con, defs).size("changes") == 0
+
+
+def test_a_second_import_in_another_time_zone_is_refused(export: Path) -> None:
+    con = linksim.connect(":memory:")
+    import_superoffice(con, export)
+    with pytest.raises(UsageError, match="read in time zone UTC, and --timezone is Europe/Oslo"):
+        import_superoffice(con, export, timezone="Europe/Oslo")
+
+
+def test_an_existing_definitions_file_is_never_overwritten(export: Path, tmp_path: Path) -> None:
+    out = tmp_path / "links.yaml"
+    out.write_text("# my edits\n")
+    with pytest.raises(UsageError, match="exists: give a new file name"):
+        import_superoffice(linksim.connect(":memory:"), export, definitions_out=out)
+    assert out.read_text() == "# my edits\n"
+
+
+def test_two_files_for_one_table_are_refused(export: Path) -> None:
+    shutil.copy(export / "contact.csv", export / "Contact.csv")
+    with pytest.raises(InputError, match=r"Contact\.csv and contact\.csv are both"):
+        import_superoffice(linksim.connect(":memory:"), export)
+
+
+def test_deleted_interests_and_their_memberships_are_skipped(export: Path) -> None:
+    rows = _rows(export / "PersInt.csv")
+    rows[1]["deleted"] = "1"  # Webinars
+    _write(export / "PersInt.csv", rows)
+    con = linksim.connect(":memory:")
+    report = import_superoffice(con, export)
+    assert report.sources["persint"].skipped == {"deleted in SuperOffice (deleted = 1)": 1}
+    assert report.sources["personinterest"].skipped == {
+        "its interest (PersInt 2) is deleted in SuperOffice": 1
+    }
+    assert _one(con, "SELECT count(*) FROM crm.interest WHERE name = 'Webinars'") == [(0,)]
+
+
+def test_day_first_dates_are_read_and_unreadable_ones_named(export: Path) -> None:
+    rows = _rows(export / "s_link_customer.csv")
+    rows[1]["pressed"] = "05.03.2024 09:13"  # click 2
+    rows[3]["pressed"] = "03/05/2024 10:02"  # click 4: month or day first? not guessed
+    _write(export / "s_link_customer.csv", rows)
+    con = linksim.connect(":memory:")
+    report = import_superoffice(con, export)
+    assert _one(con, "SELECT clicked_at FROM mail.click WHERE click_id = 2") == [
+        (dt.datetime(2024, 3, 5, 9, 13),)
+    ]
+    assert report.remarks == [
+        "s_link_customer.pressed: 1 value that are no date and time linksim reads "
+        "(e.g. '03/05/2024 10:02'); expected 2024-03-05 10:00:00 or 05.03.2024 10:00"
+    ]
+    assert report.loads["mail.click"].reasons["clicked_at is not a timestamp"] == 1
+
+
+def test_action_flags_must_be_a_number(export: Path) -> None:
+    actions, notes = _actions(_with_link(export, action_flags="abc", extra_field="x", value="y"))
+    assert list(actions) == ["so-101-field", "so-101-response"]
+    assert notes[0].startswith("action_flags 'abc' is not a number")
+
+
+def test_text_of_several_lines_is_a_block_and_merge_fields_are_noted(
+    export: Path, tmp_path: Path
+) -> None:
+    folder = _with_link(export, redirect_kind=0, template_text="Thanks {firstname}!\nSee you.")
+    out = tmp_path / "links.yaml"
+    report = import_superoffice(linksim.connect(":memory:"), folder, definitions_out=out)
+    assert "feedback_text: |-\n" in out.read_text()
+    assert load_definitions(out).links[0].actions[0].feedback_text == (
+        "Thanks {{firstname}}!\nSee you."
+    )
+    assert "template_text has merge fields or braces" in report.notes[0].message
+
+
+def test_a_refused_cli_import_leaves_no_database(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = tmp_path / "new.duckdb"
+    assert main(["import", "superoffice", str(tmp_path), "--db", str(db)]) == 2
+    assert "holds no SuperOffice export" in capsys.readouterr().err
+    assert not db.exists()

@@ -34,11 +34,19 @@ import yaml
 
 from linksim.errors import UsageError
 from linksim.store.load import load_relation
-from linksim.store.query import fetch_value, run
+from linksim.store.query import fetch_value, run, transaction
 from linksim.store.report import LoadReport
 from linksim.superoffice.links import LinkNote, link_definitions
-from linksim.superoffice.sources import SOURCES, read_sources
-from linksim.superoffice.tables import DERIVED, LOAD_ORDER, PREPARE, TARGETS, route_sql
+from linksim.superoffice.sources import SOURCES, read_sources, staged
+from linksim.superoffice.tables import (
+    DATE_COLUMNS,
+    DERIVED,
+    LOAD_ORDER,
+    PREPARE,
+    TARGETS,
+    parsed_timestamp,
+    route_sql,
+)
 
 __all__ = ["SourceAccount", "SuperOfficeImport", "import_superoffice"]
 
@@ -71,6 +79,9 @@ class SuperOfficeImport:
         links: the ``links`` of the definitions made from `s_link`.
         notes: what the definitions could not say as SuperOffice did, per link.
         definitions_out: where the definitions were written, if anywhere.
+        remarks: what in the tables needs a look (unreadable dates, retired associates).
+        kept: per membership table, the exported rows not loaded because linksim changed that
+            membership after the row's time (last writer wins, SPEC §4.4).
     """
 
     folder: str
@@ -82,6 +93,8 @@ class SuperOfficeImport:
     links: list[dict[str, Any]]
     notes: list[LinkNote]
     definitions_out: str | None = None
+    remarks: list[str] = field(default_factory=list)
+    kept: dict[str, int] = field(default_factory=dict)
 
     @property
     def quarantined(self) -> int:
@@ -114,6 +127,8 @@ class SuperOfficeImport:
                 "actions": sum(len(link["actions"]) for link in self.links),
                 "written_to": self.definitions_out,
             },
+            "remarks": self.remarks,
+            "kept_by_linksim": self.kept,
             "notes": [
                 {"link_id": n.link_id, "kind": n.kind, "message": n.message} for n in self.notes
             ],
@@ -135,6 +150,12 @@ class SuperOfficeImport:
                 f"  {name:<21} {r.loaded:>9,} {r.updated:>9,} {r.duplicate:>9,} {r.quarantined:>9,}"
             )
             lines.extend(f"  {'':<21}   quarantined {n:,}: {why}" for why, n in r.reasons.items())
+        lines.extend(
+            f"  {name:<21}   not loaded {n:,}: linksim changed the membership later"
+            for name, n in self.kept.items()
+        )
+        if self.remarks:
+            lines += ["", "to look at:"] + [f"  {r}" for r in self.remarks]
         actions = sum(len(link["actions"]) for link in self.links)
         lines += [
             "",
@@ -206,9 +227,18 @@ def import_superoffice(
     out = Path(definitions_out) if definitions_out is not None else None
     if out is not None and out.suffix.lower() not in (".yaml", ".yml"):
         raise UsageError(f"--definitions-out {out}: expected a .yaml or .yml file name")
+    if out is not None and out.exists():  # it may hold the user's edits
+        raise UsageError(f"--definitions-out {out} exists: give a new file name, or delete it")
     if not fetch_value(con, "SELECT count(*) FROM pg_timezone_names() WHERE name = ?", [timezone]):
         raise UsageError(
             f"unknown time zone {timezone!r}: expected an IANA name such as 'Europe/Oslo' or 'UTC'"
+        )
+    earlier = fetch_value(con, "SELECT value FROM linksim.meta WHERE key = ?", [_ZONE_KEY])
+    if earlier is not None and earlier != timezone:
+        raise UsageError(
+            f"this database holds a SuperOffice import read in time zone {earlier}, and "
+            f"--timezone is {timezone}: the same rows would have other times; import with "
+            f"--timezone {earlier}, or into a new database"
         )
     path = Path(folder)
     rows, ignored, other = read_sources(con, path)
@@ -218,7 +248,8 @@ def import_superoffice(
         run(con, route_sql(s.name))
     sources = {name: _account(con, name, n) for name, n in rows.items()}
     links, notes = link_definitions(con)
-    loads = {}
+    remarks = _remarks(con)
+    loads, kept = {}, {}
     for target in LOAD_ORDER:
         sql = TARGETS.get(target) or DERIVED[target][0]
         run(
@@ -226,9 +257,14 @@ def import_superoffice(
             f"CREATE OR REPLACE TEMP TABLE so_out AS {sql}",
             {"tz": timezone} if "$tz" in sql else None,
         )
+        if target in _MEMBERSHIPS:
+            kept[target] = _drop_overtaken(con, target)
         if fetch_value(con, "SELECT count(*) FROM so_out"):
             loads[target] = load_relation(con, target, "so_out", source=f"superoffice:{path}")
     run(con, "DROP TABLE so_out")
+    with transaction(con):
+        run(con, "DELETE FROM linksim.meta WHERE key = ?", [_ZONE_KEY])
+        run(con, "INSERT INTO linksim.meta VALUES (?, ?)", [_ZONE_KEY, timezone])
     report = SuperOfficeImport(
         folder=str(path),
         sources=sources,
@@ -239,10 +275,76 @@ def import_superoffice(
         links=links,
         notes=notes,
         definitions_out=str(out) if out is not None else None,
+        remarks=remarks,
+        kept={t: n for t, n in kept.items() if n},
     )
     if out is not None:
         _write_definitions(out, report)
     return report
+
+
+_ZONE_KEY = "superoffice_timezone"
+
+# membership table -> (owner column, target column, kind, scope) as in linksim.removal
+_MEMBERSHIPS = {
+    "crm.person_interest": ("person_id", "interest_id", "interest", "person"),
+    "crm.contact_interest": ("contact_id", "interest_id", "interest", "contact"),
+    "crm.selection_member": ("person_id", "selection_id", "selection", "person"),
+    "crm.project_member": ("person_id", "project_id", "project", "person"),
+}
+
+
+def _drop_overtaken(con: duckdb.DuckDBPyConnection, target: str) -> int:
+    """Remove from ``so_out`` the memberships linksim changed after the exported row's time: a
+    click added it later, or removed it later (last writer wins, SPEC §4.4). An export taken
+    before an apply, imported again after it, then cannot undo what the apply did."""
+    owner, member, kind, scope = _MEMBERSHIPS[target]
+    since = "TRY_CAST(o.since AS TIMESTAMP)"
+    key = (
+        f"t.{owner} = TRY_CAST(o.{owner} AS BIGINT) AND t.{member} = TRY_CAST(o.{member} AS BIGINT)"
+    )
+    removal = (
+        f"r.target_kind = '{kind}' AND r.scope = '{scope}' "
+        f"AND r.owner_id = TRY_CAST(o.{owner} AS BIGINT) "
+        f"AND r.target_id = TRY_CAST(o.{member} AS BIGINT)"
+    )
+    condition = (
+        f"EXISTS (SELECT 1 FROM {target} t WHERE {key} AND t.source_click_id IS NOT NULL "
+        f"AND t.since >= {since}) "
+        f"OR EXISTS (SELECT 1 FROM linksim.removal r WHERE {removal} AND r.removed_at >= {since})"
+    )
+    n = int(fetch_value(con, f"SELECT count(*) FROM so_out o WHERE {condition}"))
+    if n:
+        run(con, f"DELETE FROM so_out o WHERE {condition}")
+    return n
+
+
+def _remarks(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """What in the exported tables a person should look at, one line each."""
+    out = []
+    for source, columns in DATE_COLUMNS.items():
+        for column in columns:
+            bad = f"nullif(trim({column}), '') IS NOT NULL AND {parsed_timestamp(column)} IS NULL"
+            n, example = con.execute(
+                f"SELECT count(*), min({column}) FROM {staged(source)} WHERE {bad}"
+            ).fetchone() or (0, None)
+            if n:
+                out.append(
+                    f"{source}.{column}: {n:,} value{'s' if n > 1 else ''} that are no date and "
+                    f"time linksim reads (e.g. {example!r}); expected 2024-03-05 10:00:00 or "
+                    "05.03.2024 10:00"
+                )
+    retired = fetch_value(
+        con,
+        f"SELECT count(*) FROM {staged('associate')} "
+        "WHERE coalesce(TRY_CAST(trim(deleted) AS INTEGER), 0) <> 0",
+    )
+    if retired:
+        out.append(
+            f"associate: {retired:,} retired (deleted = 1), imported because contacts, persons or "
+            "appointments may name them; a follow-up for the contact's owner may go to them"
+        )
+    return out
 
 
 def _account(con: duckdb.DuckDBPyConnection, name: str, rows: int) -> SourceAccount:
@@ -262,11 +364,25 @@ def _account(con: duckdb.DuckDBPyConnection, name: str, rows: int) -> SourceAcco
     return SourceAccount(name, rows, dict(routed), lookup, skipped)
 
 
+class _Dumper(yaml.SafeDumper):
+    """Safe YAML, with text of several lines as a literal block (as it reads in SuperOffice)."""
+
+
+def _text(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _text)
+
+
 def _write_definitions(out: Path, report: SuperOfficeImport) -> None:
     head = [
         f"# linksim definitions from the SuperOffice link settings (s_link) in {report.folder}.",
         "# Check them with `linksim lint` before `linksim apply`.",
     ]
     head += [f"# {n.kind}: {n}" for n in report.notes]
-    body = yaml.safe_dump(report.definitions, sort_keys=False, allow_unicode=True, width=100)
+    body = yaml.dump(
+        report.definitions, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100
+    )
     out.write_text("\n".join(head) + "\n" + body, encoding="utf-8")

@@ -19,6 +19,7 @@ from typing import Any
 import duckdb
 
 from linksim.superoffice.sources import staged
+from linksim.superoffice.tables import parsed_timestamp
 
 __all__ = ["ACTION_FLAGS", "REDIRECT_KINDS", "TASK_FLAGS", "LinkNote", "link_definitions"]
 
@@ -117,7 +118,12 @@ SELECT TRY_CAST(trim(s.id) AS BIGINT) AS link_id, trim(s.url) AS url,
        TRY_CAST(nullif(trim(s.task_creating_associate_id), '0') AS BIGINT) AS task_creator,
        nullif(nullif(trim(s.task_project), ''), '0') AS task_project,
        {_name("project", "project_id", "s.task_project")} AS task_project_name,
-       TRY_CAST(trim(s.task_start) AS TIMESTAMP) AS task_start,
+       {parsed_timestamp("s.task_start")} AS task_start,
+       nullif(trim(s.task_start), '') AS task_start_text,
+       nullif(trim(s.action_flags), '') AS flags_text,
+       (SELECT count(*) FROM {staged("task")}) AS task_list_rows,
+       (SELECT list(TRY_CAST(trim(a.associate_id) AS BIGINT)) FROM {staged("associate")} a)
+           AS associates,
        TRY_CAST(trim(s.task_duration) AS BIGINT) AS task_duration,
        nullif(trim(s.redirect_kind), '') AS redirect_kind,
        nullif(nullif(trim(s.form_id), ''), '0') AS form_id
@@ -125,6 +131,14 @@ FROM {staged("s_link")} s JOIN so_route_s_link r ON r._row = s._row AND r._to = 
 WHERE TRY_CAST(trim(s.id) AS BIGINT) IS NOT NULL
 ORDER BY link_id
 """
+
+
+# the columns that _LINKS_SQL renames, by their SuperOffice names
+_COLUMNS = {
+    "add_selection": "add_contact_selection",
+    "remove_selection": "remove_contact_selection",
+    "task_creator": "task_creating_associate_id",
+}
 
 
 def _literal(text: str) -> str:
@@ -144,6 +158,17 @@ class _Link:
     def note(self, kind: str, message: str) -> None:
         self.notes.append(LinkNote(self.id, kind, message))
 
+    def text(self, column: str) -> str:
+        """SuperOffice text as a template showing it as it is; merge fields are noted."""
+        value = self.row[column]
+        if "{" in value or "[[" in value:
+            self.note(
+                "changed",
+                f"{column} has merge fields or braces, kept as literal text; linksim's "
+                "placeholders are {first_name}, {person_name}, {contact_name}, {link_name}, …",
+            )
+        return _literal(value)
+
     def has(self, flag: str) -> bool:
         return bool(self.row["flags"] & ACTION_FLAGS[flag])
 
@@ -152,10 +177,14 @@ class _Link:
         if not self.has(flag):
             return []
         value, name = self.row[column], self.row[f"{column}_name"]
+        shown = _COLUMNS.get(column, column)  # as SuperOffice names it
         if value is None:
-            self.note("unsupported", f"{flag} is set but {column} is empty: nothing to do")
+            self.note("unsupported", f"{flag} is set but {shown} is empty: nothing to do")
         elif name is None:
-            self.note("unsupported", f"{flag}: {column} {value} is not in the exported {what}")
+            self.note(
+                "unsupported",
+                f"{flag}: {shown} {value} is not in the exported {what}, or is deleted there",
+            )
         else:
             return [name]
         return []
@@ -192,6 +221,12 @@ def link_definitions(con: duckdb.DuckDBPyConnection) -> tuple[list[dict[str, Any
 
 def _actions(link: _Link) -> None:
     row = link.row
+    if row["flags_text"] is not None and not row["flags_text"].isdigit():
+        link.note(
+            "unsupported",
+            f"action_flags {row['flags_text']!r} is not a number (a sum of ShipmentLinkAction "
+            "flags): none of its actions were read",
+        )
     unknown = row["flags"] & ~sum(ACTION_FLAGS.values())
     if unknown:
         link.note("unsupported", f"action_flags has bits linksim does not know: {unknown}")
@@ -247,6 +282,12 @@ def _follow_up(link: _Link) -> None:
     action["kind"] = "meeting" if (row["task_record_type"] or "").strip() == "1" else "task"
     if row["task_name"] is not None:
         action["task_type"] = row["task_name"]
+    elif row["task_idx"] is not None and not row["task_list_rows"]:
+        link.note(
+            "changed",
+            f"AddTask: task_idx {row['task_idx']}, but the export has no Task list: the "
+            "follow-up has no task type, and is a task even if the type is an appointment",
+        )
     elif row["task_idx"] is not None:
         link.note(
             "changed",
@@ -254,7 +295,7 @@ def _follow_up(link: _Link) -> None:
             "list, so the follow-up has no task type",
         )
     if row["task_text"] is not None:
-        action["description"] = _literal(row["task_text"])
+        action["description"] = link.text("task_text")
     if row["task_project_name"] is not None:
         action["project"] = row["task_project_name"]
     elif row["task_project"] is not None:
@@ -263,6 +304,14 @@ def _follow_up(link: _Link) -> None:
             f"AddTask: task_project {row['task_project']} is not in the "
             "exported project table, so the follow-up has no project",
         )
+    known = set(row["associates"] or ())
+    for column in ("task_associate_id", "task_creator"):
+        if known and row[column] is not None and row[column] not in known:
+            link.note(
+                "changed",
+                f"AddTask: {_COLUMNS.get(column, column)} {row[column]} is not in the exported "
+                "associate table; lint will name it until it exists",
+            )
     if row["task_creator"] is not None:
         action["created_by"] = row["task_creator"]
     owner = row["task_associate_id"] or row["task_creator"]
@@ -281,6 +330,12 @@ def _follow_up(link: _Link) -> None:
         )
         return
     due: dict[str, Any] = {}
+    if row["task_start"] is None and row["task_start_text"] is not None:
+        link.note(
+            "changed",
+            f"AddTask: task_start {row['task_start_text']!r} is not a date and time linksim "
+            "reads (2024-03-05 10:00:00 or 05.03.2024 10:00): the due time is linksim's default",
+        )
     if flags & TASK_FLAGS["UseNextAvailableTime"]:
         due = {"business_days": 0, "next_free_slot": True}
     elif row["task_start"] is not None:  # SuperOffice ignores task_start with the flag
@@ -305,7 +360,7 @@ def _request(link: _Link) -> None:
     row = link.row
     action: dict[str, Any] = {"id": f"so-{link.id}-request", "type": "request"}
     if row["ticket_title"] is not None:
-        action["title"] = _literal(row["ticket_title"])
+        action["title"] = link.text("ticket_title")
     else:
         action["title"] = "Request from {person_name}"
         link.note(
@@ -313,9 +368,8 @@ def _request(link: _Link) -> None:
             "AddRequest: ticket_title is empty; the title is 'Request from {person_name}'",
         )
     priority = (row["priority_name"] or "").strip().lower()
-    if priority in _PRIORITIES:
-        action["priority"] = _PRIORITIES[priority]
-    elif row["ticket_priority"] is not None:
+    action["priority"] = _PRIORITIES.get(priority, "medium")
+    if priority not in _PRIORITIES and row["ticket_priority"] is not None:
         shown = row["priority_name"] or f"id {row['ticket_priority']} (not in ticket_priority)"
         link.note(
             "changed",
@@ -373,7 +427,7 @@ def _response(link: _Link) -> None:
         if row["template_text"] is None or not row["template_text"].strip():
             link.note("unsupported", "ShowText with an empty template_text: no response")
             return
-        response["feedback_text"] = _literal(row["template_text"])
+        response["feedback_text"] = link.text("template_text")
     elif kind == "2":
         if row["form_id"] is None:
             link.note("unsupported", "ShowForm without a form_id: no response")

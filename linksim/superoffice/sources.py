@@ -42,7 +42,9 @@ class Source:
 
 
 SOURCES: tuple[Source, ...] = (
-    Source("associate", ("associate_id", "name"), ("person_id", "group_idx", "ejuserid")),
+    Source(
+        "associate", ("associate_id", "name"), ("person_id", "group_idx", "ejuserid", "deleted")
+    ),
     Source("usergroup", ("usergroup_id", "name"), lookup=True),
     Source("contact", ("contact_id", "name"), ("associate_id", "category_idx", "business_idx",
                                                  "country_id")),
@@ -51,8 +53,8 @@ SOURCES: tuple[Source, ...] = (
     Source("country", ("country_id", "name"), lookup=True),
     Source("person", ("person_id",), ("contact_id", "firstname", "lastname", "associate_id")),
     Source("email", ("person_id", "email_address"), ("rank", "email_id"), lookup=True),
-    Source("persint", ("persint_id", "name")),
-    Source("contint", ("contint_id", "name")),
+    Source("persint", ("persint_id", "name"), ("deleted",)),
+    Source("contint", ("contint_id", "name"), ("deleted",)),
     Source("personinterest", ("person_id", "pinterest_idx"), ("startdate", "registered")),
     Source("contactinterest", ("contact_id", "cinterest_idx"), ("startdate", "registered")),
     Source("selection", ("selection_id", "name"), ("registered",)),
@@ -71,9 +73,9 @@ SOURCES: tuple[Source, ...] = (
     ),
     Source(
         "s_link",
-        ("id", "url"),
+        ("id", "url", "action_flags"),
         (
-            "description", "action_flags", "extra_field", "value", "script_id",
+            "description", "extra_field", "value", "script_id",
             "ticket_title", "ticket_category", "ticket_priority", "ticket_owned_by",
             "add_to_selection", "remove_from_selection", "template_text",
             "add_contact_interest", "remove_contact_interest", "add_person_interest",
@@ -97,8 +99,20 @@ def staged(name: str) -> str:
 
 
 def _find(folder: Path) -> dict[str, Path]:
-    """The CSV files of the folder by lower-case table name."""
-    return {p.stem.lower(): p for p in folder.iterdir() if p.suffix.lower() == ".csv"}
+    """The CSV files of the folder by lower-case table name; two for one table are an error."""
+    found: dict[str, Path] = {}
+    for path in sorted(folder.iterdir()):
+        if path.suffix.lower() != ".csv":
+            continue
+        name = path.stem.lower()
+        if name in found:
+            raise InputError(
+                f"{found[name].name} and {path.name} are both the {name} table (names are read "
+                "in any case): keep one of them",
+                source=str(folder),
+            )
+        found[name] = path
+    return found
 
 
 def read_sources(

@@ -21,12 +21,15 @@ from linksim.superoffice.sources import staged
 
 __all__ = [
     "CONTACT_INTEREST_OFFSET",
+    "DATE_COLUMNS",
+    "DATE_FORMATS",
     "DERIVED",
     "LINK_TYPES",
     "LOAD_ORDER",
     "PREPARE",
     "ROUTES",
     "TARGETS",
+    "parsed_timestamp",
     "route_sql",
 ]
 
@@ -53,10 +56,35 @@ def _id(column: str) -> str:
     return f"nullif(nullif(trim({column}), ''), '0')"
 
 
+DATE_FORMATS = ("%d.%m.%Y %H:%M:%S", "%d.%m.%Y %H:%M", "%d.%m.%Y")
+"""Besides ISO 8601 (2024-03-05 10:00:00), the day-first dates of European exports."""
+
+DATE_COLUMNS = {
+    "personinterest": ("startdate", "registered"),
+    "contactinterest": ("startdate", "registered"),
+    "selection": ("registered",),
+    "project": ("registered",),
+    "projectmember": ("registered",),
+    "s_shipment": ("start_date",),
+    "s_shipment_addr": ("sending_time",),
+    "s_link": ("task_start",),
+    "s_link_customer": ("pressed",),
+}
+"""The DateTime columns read, per source."""
+
+
+def parsed_timestamp(column: str) -> str:
+    """A SuperOffice DateTime text as a TIMESTAMP (server time), or NULL when unreadable."""
+    formats = "[" + ", ".join(f"'{f}'" for f in DATE_FORMATS) + "]"
+    return (
+        f"coalesce(TRY_CAST(trim({column}) AS TIMESTAMP), try_strptime(trim({column}), {formats}))"
+    )
+
+
 def _ts(column: str) -> str:
     """A local SuperOffice DateTime as UTC text (``$tz`` is the server's zone); text that is not a
     timestamp is passed on unchanged, for the loader to quarantine with its reason."""
-    parsed = f"TRY_CAST(trim({column}) AS TIMESTAMP)"
+    parsed = parsed_timestamp(column)
     return (
         f"CASE WHEN {parsed} IS NULL THEN nullif(trim({column}), '') "
         f"ELSE CAST(timezone('UTC', timezone($tz, {parsed})) AS VARCHAR) END"
@@ -70,6 +98,20 @@ def _in(values: tuple[str, ...] | dict[str, str]) -> str:
 def _case(column: str, names: dict[str, str]) -> str:
     return (
         "CASE " + " ".join(f"WHEN {column} = '{v}' THEN '{n}'" for v, n in names.items()) + " END"
+    )
+
+
+_DELETED = "coalesce(TRY_CAST(trim(deleted) AS INTEGER), 0) <> 0"
+_DELETED_REASON = "'deleted in SuperOffice (deleted = 1)'"
+
+
+def _of_deleted(source: str, column: str) -> str:
+    """The reason for a membership of an interest item deleted in SuperOffice."""
+    return (
+        f"CASE WHEN EXISTS (SELECT 1 FROM so_interest_names m WHERE m.source = '{source}' "
+        f"AND m.source_id = {_id('s.' + column)} AND m.deleted) THEN 'its interest "
+        f"({'PersInt' if source == 'persint' else 'ContInt'} ' || {_id('s.' + column)} || ') is "
+        "deleted in SuperOffice' END"
     )
 
 
@@ -96,19 +138,21 @@ ROUTES: dict[str, tuple[str, str, str]] = {
     ),
     "persint": (
         "'crm.interest'",
-        "CASE WHEN m.kept_row <> s._row THEN 'same name as person interest ' || m.kept_id || "
+        f"CASE WHEN m.deleted THEN {_DELETED_REASON} "
+        "WHEN m.kept_row <> s._row THEN 'same name as person interest ' || m.kept_id || "
         "': one linksim interest' END",
         "LEFT JOIN so_interest_names m ON m.source = 'persint' AND m.source_row = s._row",
     ),
     "contint": (
         "'crm.interest'",
-        "CASE WHEN m.kept_source <> 'contint' OR m.kept_row <> s._row THEN 'same name as ' || "
+        f"CASE WHEN m.deleted THEN {_DELETED_REASON} "
+        "WHEN m.kept_source <> 'contint' OR m.kept_row <> s._row THEN 'same name as ' || "
         "CASE m.kept_source WHEN 'persint' THEN 'person' ELSE 'contact' END || ' interest ' || "
         "m.kept_id || ': one linksim interest, which scope: contact applies to the contact' END",
         "LEFT JOIN so_interest_names m ON m.source = 'contint' AND m.source_row = s._row",
     ),
-    "personinterest": ("'crm.person_interest'", "NULL", ""),
-    "contactinterest": ("'crm.contact_interest'", "NULL", ""),
+    "personinterest": ("'crm.person_interest'", _of_deleted("persint", "pinterest_idx"), ""),
+    "contactinterest": ("'crm.contact_interest'", _of_deleted("contint", "cinterest_idx"), ""),
     "selection": ("'crm.selection'", "NULL", ""),
     "selectionmember": (
         "'crm.selection_member'",
@@ -148,15 +192,17 @@ ROUTES: dict[str, tuple[str, str, str]] = {
 # Helper tables the routes and targets read, built before them (from the staged sources only).
 PREPARE = (
     # Interest items by name: the first person interest, else the first contact interest, of a
-    # name is the one linksim keeps.
+    # name is the one linksim keeps; an item deleted in SuperOffice stands alone, and is not kept.
     f"""CREATE OR REPLACE TEMP TABLE so_interest_names AS
     WITH items AS (
         SELECT 'persint' AS source, _row AS source_row, {_id("persint_id")} AS source_id,
-               TRY_CAST({_id("persint_id")} AS BIGINT) AS interest_id, trim(name) AS name
+               TRY_CAST({_id("persint_id")} AS BIGINT) AS interest_id, trim(name) AS name,
+               {_DELETED} AS deleted
         FROM {staged("persint")}
         UNION ALL
         SELECT 'contint', _row, {_id("contint_id")},
-               TRY_CAST({_id("contint_id")} AS BIGINT) + {CONTACT_INTEREST_OFFSET}, trim(name)
+               TRY_CAST({_id("contint_id")} AS BIGINT) + {CONTACT_INTEREST_OFFSET}, trim(name),
+               {_DELETED}
         FROM {staged("contint")}
     )
     SELECT *,
@@ -164,13 +210,14 @@ PREPARE = (
            first_value(source_id) OVER w AS kept_id,
            first_value(interest_id) OVER w AS kept_interest_id
     FROM items
-    WINDOW w AS (PARTITION BY coalesce(name, source || source_row)
+    WINDOW w AS (PARTITION BY CASE WHEN deleted OR name IS NULL THEN source || source_row
+                                   ELSE name END
                  ORDER BY source DESC, interest_id NULLS LAST, source_row)""",
     # The first address row of each (shipment, person) that was sent or is planned.
     f"""CREATE OR REPLACE TEMP TABLE so_first_address AS
     SELECT _row, first_value(_row) OVER (
                PARTITION BY trim(shipment_id), {_id("customer_id")}
-               ORDER BY TRY_CAST(trim(sending_time) AS TIMESTAMP) NULLS LAST, _row) AS first_row
+               ORDER BY {parsed_timestamp("sending_time")} NULLS LAST, _row) AS first_row
     FROM {staged("s_shipment_addr")}
     WHERE {_id("customer_id")} IS NOT NULL
       AND coalesce(trim(status), '') NOT IN {_in(_NEVER_SENT)}""",
@@ -250,7 +297,7 @@ TARGETS: dict[str, str] = {
     "crm.interest": """
         SELECT coalesce(CAST(m.kept_interest_id AS VARCHAR), m.source_id) AS interest_id, m.name
         FROM so_interest_names m
-        WHERE m.source = m.kept_source AND m.source_row = m.kept_row""",
+        WHERE m.source = m.kept_source AND m.source_row = m.kept_row AND NOT m.deleted""",
     "crm.selection": f"""
         SELECT {_id("s.selection_id")} AS selection_id, nullif(trim(s.name), '') AS name
         FROM {_routed("selection", "crm.selection")}""",
