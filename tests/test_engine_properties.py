@@ -124,14 +124,14 @@ def check_against_oracle(con: duckdb.DuckDBPyConnection, defs: Definitions, scop
 # --- engine == oracle -----------------------------------------------------------------------------
 
 
-@examples(40)
+@examples(24)
 @given(worlds_and_definitions())
 def test_apply_ends_as_the_sequential_replay(world_and_defs: tuple[World, dict[str, Any]]) -> None:
     con, defs = setup(*world_and_defs)
     check_against_oracle(con, defs, {})
 
 
-@examples(20)
+@examples(12)
 @given(st.data())
 def test_a_restricted_scope_touches_only_what_the_replay_predicts(data: st.DataObject) -> None:
     world, raw = data.draw(worlds_and_definitions())
@@ -143,7 +143,7 @@ def test_a_restricted_scope_touches_only_what_the_replay_predicts(data: st.DataO
 # --- clicks loaded later -------------------------------------------------------------------------
 
 
-@examples(12)
+@examples(8)
 @given(st.data())
 def test_clicks_loaded_later_end_as_one_apply_of_them_all(data: st.DataObject) -> None:
     """An apply, then more clicks (earlier ones too), then an apply: the rows end as one apply
@@ -188,7 +188,7 @@ def without_hits(result: Expected) -> Expected:
 # --- idempotence ----------------------------------------------------------------------------------
 
 
-@examples(20)
+@examples(12)
 @given(worlds_and_definitions())
 def test_applying_twice_is_applying_once(world_and_defs: tuple[World, dict[str, Any]]) -> None:
     con, defs = setup(*world_and_defs)
@@ -243,7 +243,7 @@ def team_exempt(result: Expected, world: World, raw: dict[str, Any]) -> Expected
     return Expected(**tables)
 
 
-@examples(8)
+@examples(6)
 @given(worlds_and_definitions(), st.randoms(use_true_random=False))
 def test_batches_in_any_order_end_as_one_pass(
     world_and_defs: tuple[World, dict[str, Any]], rnd: random.Random
@@ -270,7 +270,7 @@ def test_batches_in_any_order_end_as_one_pass(
 # --- preview = apply ------------------------------------------------------------------------------
 
 
-@examples(15)
+@examples(10)
 @given(st.data())
 def test_preview_reports_what_apply_then_does_and_writes_nothing(data: st.DataObject) -> None:
     world, raw = data.draw(worlds_and_definitions())

@@ -381,7 +381,7 @@ def test_scripts_write_fields_and_a_failing_script_changes_nothing() -> None:
 # --- the replay as a whole ------------------------------------------------------------------------
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(worlds_and_definitions(), st.randoms(use_true_random=False))
 def test_the_oracle_is_idempotent_and_batch_invariant(
     world_and_defs: tuple[World, dict[str, Any]], rnd: random.Random

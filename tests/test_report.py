@@ -174,10 +174,9 @@ def test_cli_preview_html(demo: Path, tmp_path: Path, capsys: pytest.CaptureFixt
     assert exit.value.code == 2 and "no folder" in capsys.readouterr().err
 
 
-def test_the_demo_writes_its_preview_report(tmp_path: Path) -> None:
-    db = tmp_path / "linksim-demo.duckdb"
-    assert main(["demo", "--db", str(db)]) == 0
-    page = Page((tmp_path / "linksim-demo-preview.html").read_text(encoding="utf-8"))
+def test_the_demo_writes_its_preview_report(demo: Path) -> None:
+    # `linksim demo` (in the fixture) writes linksim-demo-preview.html beside linksim-demo.duckdb
+    page = Page(demo.with_name("demo-preview.html").read_text(encoding="utf-8"))
     assert page.sections == PREVIEW_SECTIONS
 
 

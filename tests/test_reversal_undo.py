@@ -55,7 +55,7 @@ def changes(frame: pd.DataFrame) -> list[tuple[Any, ...]]:
     )
 
 
-@examples(10)
+@examples(6)
 @given(st.data())
 def test_a_new_bot_filter_ends_as_a_fresh_apply_under_it(data: st.DataObject) -> None:
     """…and its preview shows the same changes, reversals included, and writes nothing."""
@@ -78,7 +78,7 @@ def test_a_new_bot_filter_ends_as_a_fresh_apply_under_it(data: st.DataObject) ->
     assert con.execute(bots).fetchall() == fresh.execute(bots).fetchall()
 
 
-@examples(10)
+@examples(6)
 @given(st.data())
 def test_undo_of_the_latest_run_restores_every_crm_table(data: st.DataObject) -> None:
     world = data.draw(worlds())
