@@ -83,7 +83,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         report = Path(args.db).with_name(f"{Path(args.db).stem}-preview.html")
         previewed.to_html(
             report,
-            title="Preview of the demo definitions",
+            title="Preview of demo-definitions.yaml",
             source=f"demo-definitions.yaml on {args.db}, before they were applied",
             lint=lint(con, data_path("demo-definitions.yaml")),
         )

@@ -32,6 +32,19 @@ GROUP BY ALL
 ORDER BY action_id, target_kind, target
 """
 
+BY_CHANGE_SQL = """
+SELECT action_id, target_kind,
+       CASE WHEN target_kind IN ('appointment', 'ticket') THEN '(created or moved)'
+            ELSE target END AS target,
+       CASE WHEN target_kind IN ('appointment', 'ticket') THEN 'created or moved'
+            WHEN target_kind = 'field' THEN 'set'
+            WHEN new_value IS NULL THEN 'removed' ELSE 'added' END AS change,
+       count(*) AS changes, count(DISTINCT person_id) AS people
+FROM changes
+GROUP BY ALL
+ORDER BY action_id, target_kind, target, change
+"""
+
 PEOPLE_SQL = """
 SELECT action_id, count(DISTINCT person_id) AS people
 FROM changes
@@ -168,6 +181,13 @@ class RunResult:
         if self._empty("changes"):
             return pd.DataFrame(columns=["action_id", "target_kind", "target", "changes", "people"])
         return self._summary(BY_ACTION_SQL)
+
+    def by_action_and_change(self) -> pd.DataFrame:
+        """As `by_action`, split by what happened: added, removed, set, or created or moved."""
+        columns = ["action_id", "target_kind", "target", "change", "changes", "people"]
+        if self._empty("changes"):
+            return pd.DataFrame(columns=columns)
+        return self._summary(BY_CHANGE_SQL)
 
     def follow_ups_per_owner(self) -> pd.DataFrame:
         """Per owner: the run's follow-ups, the busiest day once applied, and the capacity.

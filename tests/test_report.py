@@ -126,8 +126,11 @@ def test_the_preview_report_is_in_order_self_contained_and_complete(
     assert "crm_enrich" in summary  # the script that would run
     actions = sorted(set(result.by_action()["action_id"]))
     assert [t for t in re.findall(r"<h3>([^<]+)</h3>", raw) if t in actions] == actions
-    # a figure per action, the workload heatmap, the tickets chart
-    assert len(page.tags("img")) == len(actions) + 2
+    # a chart per action with more than one target (or change), the heatmap, the tickets chart
+    charted = result.by_action_and_change().groupby("action_id").size().gt(1).sum()
+    assert len(page.tags("img")) == charted + 2
+    assert "Scripts called: crm_enrich" not in summary  # preview did not call it
+    assert "Scripts an apply would call: crm_enrich" in summary
     assert "over capacity" in raw and "Days over capacity" in raw
     bots = raw[raw.index('id="bots"') :]
     assert f"{result.counts['bot']:,} clicks were a scanner" in bots

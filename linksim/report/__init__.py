@@ -48,7 +48,9 @@ def _table(frame: pd.DataFrame, columns: dict[str, str] | None = None) -> dict[s
     columns = columns or {c: c.replace("_", " ") for c in frame.columns}
     rows = [[_cell(v) for v in r] for r in frame[list(columns)].itertuples(index=False)]
     numeric = [pd.api.types.is_numeric_dtype(frame[c]) for c in columns]
-    return {"head": list(columns.values()), "rows": rows, "numeric": numeric}
+    # numbers and days stay on one line: a narrow table scrolls instead of breaking them
+    nowrap = [n or c == "day" for n, c in zip(numeric, columns, strict=True)]
+    return {"head": list(columns.values()), "rows": rows, "numeric": numeric, "nowrap": nowrap}
 
 
 def _cell(value: Any) -> str:
@@ -78,6 +80,7 @@ def _summary(result: RunResult) -> list[str]:
         return f"{_plural(n, noun + ' change')} for {_plural(who, 'person', 'people')}"
 
     scripts = [r for r in result.script_runs if r.clicks]
+    nothing = people == 0 and result.size("appointments") == 0 and result.size("tickets") == 0
     sentences = [
         f"Of {_plural(c['seen'], 'click')}, {c['eligible']:,} fire actions; "
         f"{c['bot']:,} came from bots, {c['duplicate']:,} were duplicates and "
@@ -88,44 +91,49 @@ def _summary(result: RunResult) -> list[str]:
         f"{touched('selection', 'selection')}, {touched('interest', 'interest')}, "
         f"{touched('project', 'project')} and {touched('field', 'field')}.",
     ]
-    if scripts:
-        calls = ", ".join(f"{r.script} ({_plural(r.clicks, 'click')})" for r in scripts)
-        sentences.append(f"Scripts that would run: {calls}.")
-    else:
+    if nothing and c["eligible"]:
+        sentences.append(
+            "Nothing is left to do: the clicks' actions are already applied (a preview shows "
+            "what an apply would still change)."
+        )
+    called = [r for r in scripts if r.status != "skipped"]
+    skipped = [r for r in scripts if r.status == "skipped"]
+    if called:
+        calls = ", ".join(f"{r.script} ({_plural(r.clicks, 'click')})" for r in called)
+        sentences.append(f"Scripts called: {calls}; what they set is counted above.")
+    if skipped:
+        calls = ", ".join(f"{r.script} ({_plural(r.clicks, 'click')})" for r in skipped)
+        sentences.append(
+            f"Scripts an apply would call: {calls}; what they set is not in this preview "
+            "(preview --run-scripts calls them)."
+        )
+    if not scripts:
         sentences.append("No script would run.")
     return sentences
 
 
 def _actions(result: RunResult) -> list[dict[str, Any]]:
-    """Per action: its targets as a small table, and a chart of the people per target."""
-    table = result.by_action()
+    """Per action: its targets and what happens to them as a small table, and a chart of the
+    people per target when there is more than one (a single bar would only repeat the table)."""
+    table = result.by_action_and_change()
     out = []
     for action_id, rows in table.groupby("action_id", sort=True):
         rows = rows.reset_index(drop=True)
-        labels = rows["target_kind"] + ": " + rows["target"].astype(str)
-        out.append(
-            {
-                "id": str(action_id),
-                "table": _table(
-                    rows,
-                    {
-                        "target_kind": "kind",
-                        "target": "target",
-                        "changes": "changes",
-                        "people": "people",
-                    },
-                ),
-                "chart": bar_chart(
-                    labels,
-                    rows["people"],
-                    title=f"People changed by {action_id}",
-                    xlabel="people",
-                    ylabel="target",
-                    alt=f"Bar chart of the people action {action_id} changes, per target: "
-                    + "; ".join(f"{t} {n:,}" for t, n in zip(labels, rows["people"], strict=True)),
-                ),
-            }
-        )
+        labels = rows["target"].astype(str) + " (" + rows["change"] + ")"
+        columns = {"target_kind": "kind", "target": "target", "change": "change",
+                   "changes": "changes", "people": "people"}  # fmt: skip
+        figure = None
+        if len(rows) > 1:
+            figure = bar_chart(
+                labels,
+                rows["people"],
+                title=f"{action_id}: people per target",
+                xlabel="people (whose clicks made the change)",
+                ylabel="target (change)",
+                alt=f"Bar chart of action {action_id}, people per target: "
+                + "; ".join(f"{t} {n:,}" for t, n in zip(labels, rows["people"], strict=True)),
+            )
+        out.append({"id": str(action_id), "table": _table(rows, columns), "chart": figure})
     return out
 
 
@@ -135,6 +143,12 @@ def _workload(result: RunResult) -> dict[str, Any] | None:
     if result.workload.empty:
         return None
     frame = planning.workload(result)
+    owners = result.follow_ups_per_owner()
+    owners = owners.assign(
+        daily_capacity=owners["daily_capacity"]
+        .astype(object)
+        .where(owners["daily_capacity"].notna(), "no limit")
+    )[["owner", "owner_id", "follow_ups", "busiest_day", "daily_capacity", "days_over"]]
     over = planning.overflow(frame)[["owner", "owner_id", "day", "appointments",
                                      "daily_capacity", "over"]]  # fmt: skip
     fig = planning.plot_workload(frame)
@@ -143,10 +157,33 @@ def _workload(result: RunResult) -> dict[str, Any] | None:
             fig,
             "Appointments per owner and day, as a share of daily capacity",
             f"Heatmap of {frame['owner_id'].nunique()} owners by day; "
-            f"{_plural(len(over), 'owner day')} over capacity, marked with a red cross.",
+            f"{_plural(len(over), 'day')} where an owner is over capacity, marked with a red "
+            "cross. Owners without a daily capacity are coloured against their busiest day.",
         ),
-        "owners": _table(result.follow_ups_per_owner()),
-        "overflow": _table(over) if not over.empty else None,
+        "owners": _table(
+            owners,
+            {
+                "owner": "owner",
+                "owner_id": "associate id",
+                "follow_ups": "follow-ups",
+                "busiest_day": "appointments on the busiest day",
+                "daily_capacity": "daily capacity",
+                "days_over": "days over capacity",
+            },
+        ),
+        "overflow": _table(
+            over.assign(day=over["day"].astype(str)),
+            {
+                "owner": "owner",
+                "owner_id": "associate id",
+                "day": "day",
+                "appointments": "appointments",
+                "daily_capacity": "daily capacity",
+                "over": "over by",
+            },
+        )
+        if not over.empty
+        else None,
     }
 
 
@@ -224,19 +261,60 @@ _METRIC_KEYS = {
 }
 
 
-def _metric_table(rows: pd.DataFrame, keys: tuple[str, ...]) -> dict[str, Any]:
+def _metric_table(
+    rows: pd.DataFrame, keys: tuple[str, ...], names: dict[str, str] | None = None
+) -> dict[str, Any]:
     parts = rows["key"].astype(str).str.split("|", n=len(keys) - 1, expand=True)
     frame = pd.DataFrame({k: parts[i] for i, k in enumerate(keys)})
-    frame = frame.assign(mean=rows["mean"], p05=rows["p05"], p50=rows["p50"], p95=rows["p95"])
+    if names:  # owner ids as "name (id)"
+        first = keys[0]
+        frame[first] = [f"{names[k]} ({k})" if names.get(k) else k for k in frame[first]]
+    # the mean to a tenth; the percentiles as whole counts, as the command line prints them
+    frame = frame.assign(
+        mean=rows["mean"].round(1),
+        p05=rows["p05"].round().astype("int64"),
+        p50=rows["p50"].round().astype("int64"),
+        p95=rows["p95"].round().astype("int64"),
+    )
     return _table(
         frame, {**{k: k for k in keys}, "mean": "mean", "p05": "5%", "p50": "median", "p95": "95%"}
     )
 
 
+def _simulation_summary(result: SimulationResult, risky: int) -> list[str]:
+    """What the worlds say, as the sentences of one paragraph."""
+
+    def interval(metric: str) -> tuple[str, str] | None:
+        rows = result.metric(metric)
+        if rows.empty:
+            return None
+        r = rows.iloc[0]
+        return f"{r['mean']:,.0f}", f"(90% interval: {r['p05']:,.0f} to {r['p95']:,.0f})"
+
+    sentences = []
+    if clickers := interval("clickers_any"):
+        sentences.append(f"About {clickers[0]} people would click a link {clickers[1]}.")
+    for metric, noun in (("follow_ups", "follow-ups"), ("tickets", "tickets")):
+        rows = result.metric(metric)
+        if not rows.empty:
+            sentences.append(f"About {rows['mean'].sum():,.0f} {noun} in all.")
+    sentences.append(
+        f"On {_plural(risky, 'day')}, an owner's capacity is exceeded in 5% of the worlds or more "
+        "(below)."
+        if risky
+        else "No owner's capacity is exceeded on any day in 5% of the worlds or more."
+    )
+    return sentences
+
+
 def simulation_html(result: SimulationResult, *, title: str | None = None) -> str:
     """The report of a forward simulation: intervals as fan charts, capacity at risk."""
+    owners = {str(k): str(v) for k, v in zip(result.capacity["owner_id"],
+                                              result.capacity["owner"], strict=True)}  # fmt: skip
     metrics = {  # None: no world has any
-        name: _metric_table(result.metric(name), keys) if not result.metric(name).empty else None
+        name: _metric_table(result.metric(name), keys, owners if name == "follow_ups" else None)
+        if not result.metric(name).empty
+        else None
         for name, keys in _METRIC_KEYS.items()
     }
     clickers = result.metric("clickers")
@@ -273,6 +351,7 @@ def simulation_html(result: SimulationResult, *, title: str | None = None) -> st
         p_over_capacity=(risky["p_over_capacity"] * 100).round().astype(int).astype(str) + "%",
     )
     return _ENV.get_template("simulation.html.j2").render(
+        summary=_simulation_summary(result, len(risky)),
         title=title or f"linksim simulation of mailing {result.mailing}",
         generated=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         mailing=result.mailing,

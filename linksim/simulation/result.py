@@ -230,9 +230,10 @@ class SimulationResult:
             ax.text(j, i, f"{values[i, j]:.0%}", ha="center", va="center", color="red", fontsize=7)
         ax.set_xlabel("day (owner's time zone)")
         ax.set_ylabel("owner (associate id)")
+        marked = bool((values >= 0.05).any())
         ax.set_title(
-            "Mean follow-ups per owner and day; in red, a chance of 5% or more of exceeding "
-            "capacity"
+            "Mean follow-ups per owner and day"
+            + ("; in red, a chance of 5% or more of exceeding capacity" if marked else "")
         )
         fig.colorbar(image, ax=ax, label="follow-ups")
         fig.tight_layout()
