@@ -530,3 +530,15 @@ def test_a_refused_cli_import_leaves_no_database(
     assert main(["import", "superoffice", str(tmp_path), "--db", str(db)]) == 2
     assert "holds no SuperOffice export" in capsys.readouterr().err
     assert not db.exists()
+
+
+def test_a_link_naming_a_deleted_interest_gets_a_note(export: Path) -> None:
+    rows = _rows(export / "PersInt.csv")
+    rows[0]["deleted"] = "1"  # Product news
+    _write(export / "PersInt.csv", rows)
+    actions, notes = _actions(_with_link(export, action_flags=1, add_person_interest=1))
+    assert "so-101-interest" not in actions
+    assert notes == [
+        "SetPersonInterest: add_person_interest 1 is not in the exported PersInt list, or is "
+        "deleted there"
+    ]

@@ -19,7 +19,7 @@ from typing import Any
 import duckdb
 
 from linksim.superoffice.sources import staged
-from linksim.superoffice.tables import parsed_timestamp
+from linksim.superoffice.tables import lookup_sql, parsed_timestamp
 
 __all__ = ["ACTION_FLAGS", "REDIRECT_KINDS", "TASK_FLAGS", "LinkNote", "link_definitions"]
 
@@ -64,17 +64,11 @@ class LinkNote:
         return f"s_link {self.link_id}: {self.message}"
 
 
-def _name(table: str, key: str, value: str, column: str = "name") -> str:
-    return (
-        f"(SELECT nullif(trim(l.{column}), '') FROM {staged(table)} l "
-        f"WHERE trim(l.{key}) = trim({value}) LIMIT 1)"
-    )
-
-
 def _interest(source: str, value: str) -> str:
+    """The name of a live interest item (a deleted one has none: a note says so)."""
     return (
-        f"(SELECT m.name FROM so_interest_names m WHERE m.source = '{source}' "
-        f"AND m.source_id = nullif(trim({value}), '') LIMIT 1)"
+        f"(SELECT min(m.name) FROM so_interest_names m WHERE m.source = '{source}' "
+        f"AND m.source_id = nullif(trim({value}), '') AND NOT m.deleted)"
     )
 
 
@@ -83,12 +77,12 @@ SELECT TRY_CAST(trim(s.id) AS BIGINT) AS link_id, trim(s.url) AS url,
        coalesce(TRY_CAST(trim(s.action_flags) AS BIGINT), 0) AS flags,
        nullif(trim(s.extra_field), '') AS extra_field, s.value,
        nullif(nullif(trim(s.script_id), ''), '-1') AS script_id,
-       {_name("ejscript", "id", "s.script_id", "include_id")} AS script_include_id,
+       {lookup_sql("ejscript", "id", "s.script_id", "include_id")} AS script_include_id,
        nullif(trim(s.ticket_title), '') AS ticket_title,
        nullif(trim(s.ticket_category), '') AS ticket_category,
-       {_name("ej_category", "id", "s.ticket_category")} AS category_name,
+       {lookup_sql("ej_category", "id", "s.ticket_category")} AS category_name,
        nullif(trim(s.ticket_priority), '') AS ticket_priority,
-       {_name("ticket_priority", "id", "s.ticket_priority")} AS priority_name,
+       {lookup_sql("ticket_priority", "id", "s.ticket_priority")} AS priority_name,
        nullif(trim(s.ticket_owned_by), '') AS ticket_owned_by,
        (SELECT TRY_CAST(trim(a.associate_id) AS BIGINT) FROM {staged("associate")} a
         WHERE trim(a.ejuserid) = trim(s.ticket_owned_by) LIMIT 1) AS ticket_owner,
@@ -102,22 +96,23 @@ SELECT TRY_CAST(trim(s.id) AS BIGINT) AS link_id, trim(s.url) AS url,
        nullif(nullif(trim(s.remove_contact_interest), ''), '0') AS remove_contact_interest,
        {_interest("contint", "s.remove_contact_interest")} AS remove_contact_interest_name,
        nullif(nullif(trim(s.add_contact_selection), ''), '0') AS add_selection,
-       {_name("selection", "selection_id", "s.add_contact_selection")} AS add_selection_name,
+       {lookup_sql("selection", "selection_id", "s.add_contact_selection")} AS add_selection_name,
        nullif(nullif(trim(s.remove_contact_selection), ''), '0') AS remove_selection,
-       {_name("selection", "selection_id", "s.remove_contact_selection")} AS remove_selection_name,
+       {lookup_sql("selection", "selection_id", "s.remove_contact_selection")}
+           AS remove_selection_name,
        nullif(nullif(trim(s.add_project), ''), '0') AS add_project,
-       {_name("project", "project_id", "s.add_project")} AS add_project_name,
+       {lookup_sql("project", "project_id", "s.add_project")} AS add_project_name,
        nullif(nullif(trim(s.remove_project), ''), '0') AS remove_project,
-       {_name("project", "project_id", "s.remove_project")} AS remove_project_name,
+       {lookup_sql("project", "project_id", "s.remove_project")} AS remove_project_name,
        nullif(trim(s.task_text), '') AS task_text,
        nullif(nullif(trim(s.task_idx), ''), '0') AS task_idx,
-       {_name("task", "task_id", "s.task_idx")} AS task_name,
-       {_name("task", "task_id", "s.task_idx", "record_type")} AS task_record_type,
+       {lookup_sql("task", "task_id", "s.task_idx")} AS task_name,
+       {lookup_sql("task", "task_id", "s.task_idx", "record_type")} AS task_record_type,
        coalesce(TRY_CAST(trim(s.task_flags) AS BIGINT), 0) AS task_flags,
        TRY_CAST(nullif(trim(s.task_associate_id), '0') AS BIGINT) AS task_associate_id,
        TRY_CAST(nullif(trim(s.task_creating_associate_id), '0') AS BIGINT) AS task_creator,
        nullif(nullif(trim(s.task_project), ''), '0') AS task_project,
-       {_name("project", "project_id", "s.task_project")} AS task_project_name,
+       {lookup_sql("project", "project_id", "s.task_project")} AS task_project_name,
        {parsed_timestamp("s.task_start")} AS task_start,
        nullif(trim(s.task_start), '') AS task_start_text,
        nullif(trim(s.action_flags), '') AS flags_text,

@@ -29,6 +29,7 @@ __all__ = [
     "PREPARE",
     "ROUTES",
     "TARGETS",
+    "lookup_sql",
     "parsed_timestamp",
     "route_sql",
 ]
@@ -258,10 +259,12 @@ def _since(*columns: str) -> str:
     return f"coalesce({', '.join(_ts(c) for c in columns)}, '{EPOCH}')"
 
 
-def _name_of(lookup: str, key: str, value: str) -> str:
+def lookup_sql(lookup: str, key: str, value: str, column: str = "name") -> str:
+    """The ``column`` of the row of list ``lookup`` whose ``key`` is ``value`` (SQL text): one
+    value even where an export repeats a key."""
     return (
-        f"(SELECT min(nullif(trim(l.name), '')) FROM {staged(lookup)} l "
-        f"WHERE trim(l.{key}) = {value})"
+        f"(SELECT min(nullif(trim(l.{column}), '')) FROM {staged(lookup)} l "
+        f"WHERE trim(l.{key}) = trim({value}))"
     )
 
 
@@ -270,14 +273,14 @@ TARGETS: dict[str, str] = {
         SELECT {_id("s.associate_id")} AS associate_id,
                coalesce(nullif(trim(concat_ws(' ', p.firstname, p.lastname)), ''),
                         nullif(trim(s.name), '')) AS name,
-               {_name_of("usergroup", "usergroup_id", _id("s.group_idx"))} AS team
+               {lookup_sql("usergroup", "usergroup_id", _id("s.group_idx"))} AS team
         FROM {_routed("associate", "crm.associate")}
         LEFT JOIN {staged("person")} p ON {_id("p.person_id")} = {_id("s.person_id")}""",
     "crm.contact": f"""
         SELECT {_id("s.contact_id")} AS contact_id, nullif(trim(s.name), '') AS name,
-               {_name_of("category", "category_id", _id("s.category_idx"))} AS category,
-               {_name_of("business", "business_id", _id("s.business_idx"))} AS business,
-               {_name_of("country", "country_id", _id("s.country_id"))} AS country,
+               {lookup_sql("category", "category_id", _id("s.category_idx"))} AS category,
+               {lookup_sql("business", "business_id", _id("s.business_idx"))} AS business,
+               {lookup_sql("country", "country_id", _id("s.country_id"))} AS country,
                {_id("s.associate_id")} AS owner_id
         FROM {_routed("contact", "crm.contact")}""",
     "crm.person": f"""
