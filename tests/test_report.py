@@ -164,6 +164,37 @@ def test_the_simulation_report(demo: Path, tmp_path: Path) -> None:
     assert "50 simulated worlds" in raw and "Chance of exceeding capacity" in raw
 
 
+def test_every_figure_has_a_title_and_labelled_axes(
+    demo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import linksim.report as report
+    from linksim.report import figures
+
+    drawn: list[Any] = []
+    real = figures.chart
+
+    def keep(fig: Any, title: str, alt: str) -> Any:
+        drawn.append((fig, title, alt))
+        return real(fig, title, alt)
+
+    monkeypatch.setattr(figures, "chart", keep)
+    monkeypatch.setattr(report, "chart", keep)
+    con = linksim.connect(str(demo))
+    try:
+        defs = linksim.load_definitions(data_path("demo-definitions.yaml"))
+        linksim.preview(con, defs).to_html()
+        linksim.simulate(con, defs, 2026111, runs=20, seed=1).to_html()
+    finally:
+        con.close()
+    assert len(drawn) > 5
+    for fig, title, alt in drawn:
+        assert title and alt
+        plots = [ax for ax in fig.axes if ax.get_label() != "<colorbar>"]
+        assert fig.get_suptitle() or all(ax.get_title() for ax in plots), title
+        for ax in plots:
+            assert ax.get_xlabel() and ax.get_ylabel(), title
+
+
 def test_cli_preview_html(demo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "report.html"
     defs = str(data_path("demo-definitions.yaml"))

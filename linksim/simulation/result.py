@@ -201,7 +201,7 @@ class SimulationResult:
             ax.set_xscale("log")
             ax.set_title(f"link {link}")
             ax.set_xlabel("hours after the send")
-        axes[0][0].set_ylabel("clickers so far")
+            ax.set_ylabel("clickers so far")
         axes[0][0].legend(loc="upper left", fontsize="small")
         fig.suptitle(f"Clickers over time, mailing {self.mailing} ({self.runs:,} worlds)")
         fig.tight_layout()
