@@ -45,6 +45,14 @@ GROUP BY ALL
 ORDER BY action_id, target_kind, target, change
 """
 
+BY_KIND_SQL = """
+SELECT coalesce(target_kind, 'all') AS target_kind, count(*) AS changes,
+       count(DISTINCT person_id) AS people
+FROM changes
+GROUP BY GROUPING SETS ((target_kind), ())
+ORDER BY target_kind
+"""
+
 PEOPLE_SQL = """
 SELECT action_id, count(DISTINCT person_id) AS people
 FROM changes
@@ -181,6 +189,12 @@ class RunResult:
         if self._empty("changes"):
             return pd.DataFrame(columns=["action_id", "target_kind", "target", "changes", "people"])
         return self._summary(BY_ACTION_SQL)
+
+    def by_kind(self) -> pd.DataFrame:
+        """Changes and distinct people per target kind, and over all kinds (``all``)."""
+        if self._empty("changes"):
+            return pd.DataFrame({"target_kind": ["all"], "changes": [0], "people": [0]})
+        return self._summary(BY_KIND_SQL)
 
     def by_action_and_change(self) -> pd.DataFrame:
         """As `by_action`, split by what happened: added, removed, set, or created or moved."""

@@ -70,13 +70,15 @@ def _plural(n: int, one: str, many: str | None = None) -> str:
 def _summary(result: RunResult) -> list[str]:
     """What will happen, as the sentences of one paragraph."""
     c = result.counts
-    changes = result.changes
-    people = changes["person_id"].nunique() if not changes.empty else 0
-    kinds = changes["target_kind"].value_counts() if not changes.empty else pd.Series(dtype=int)
+    # summed in SQL: an apply's change set stays in the database
+    kinds = {
+        str(r["target_kind"]): (int(r["changes"]), int(r["people"]))
+        for r in result.by_kind().to_dict("records")
+    }
+    people = kinds["all"][1]
 
     def touched(kind: str, noun: str) -> str:
-        n = int(kinds.get(kind, 0))
-        who = changes.loc[changes["target_kind"] == kind, "person_id"].nunique() if n else 0
+        n, who = kinds.get(kind, (0, 0))
         return f"{_plural(n, noun + ' change')} for {_plural(who, 'person', 'people')}"
 
     scripts = [r for r in result.script_runs if r.clicks]
