@@ -427,7 +427,8 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument(
             "--master",
             metavar="URL",
-            help="Spark master: local[*] (default), spark://HOST:7077 or yarn",
+            help="Spark master: local[*] (default), spark://HOST:7077, yarn, or a Spark Connect "
+            "server sc://HOST:15002",
         )
         if name == "preview":
             p.add_argument("--run-scripts", action="store_true", help="also call the scripts")

@@ -19,6 +19,13 @@ on Spark, so that the same steps, in the same order, run there:
   outside one, as in DuckDB; ``ROLLBACK`` puts the views back;
 - ``nextval('linksim.run_id_seq')``: one more than the largest id stored (a warehouse has no
   sequences; `linksim import` continues DuckDB's after the largest ids too).
+
+A step is materialized once, so that later steps read its rows instead of recomputing its
+lineage. A classic session checkpoints it in the executors' memory (and drops the optimizer's
+size estimate, see `_without_estimate`). A Spark Connect client has no JVM objects to do that
+with: there each step is written as Parquet to a scratch folder beside the warehouse
+(``DIR/_scratch/<uuid>/``, which the server reads like the warehouse) and read back, which also
+gives the optimizer the step's real size; a replaced step's folder is removed.
 """
 
 from __future__ import annotations
@@ -28,8 +35,12 @@ import datetime as dt
 import itertools
 import os
 import re
+import shutil
+import tempfile
+import uuid
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -48,7 +59,7 @@ from linksim.warehouse import SEQUENCES
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
-__all__ = ["SparkConnection"]
+__all__ = ["SparkConnection", "is_connect"]
 
 _MACRO = re.compile(r"^\s*CREATE\s+(OR\s+REPLACE\s+)?TEMP\s+MACRO\b", re.IGNORECASE)
 # PySpark 4.3 warns that it is not tested with pandas 3; the conversions linksim makes (flat
@@ -94,6 +105,19 @@ class SparkConnection:
         # the frames behind the views this connection made: released when replaced
         self._frames: dict[str, DataFrame] = {}
         self._numbers = itertools.count()
+        # Spark Connect: where steps are materialized, and each materialized frame's folder
+        self._scratch: Path | None = None
+        self._folders: dict[int, Path] = {}
+        if is_connect(spark):
+            base = Path(warehouse).resolve() / "_scratch" if warehouse is not None else None
+            if base is not None:
+                base.mkdir(exist_ok=True)
+            self._scratch = Path(tempfile.mkdtemp(prefix=f"{uuid.uuid4().hex[:8]}-", dir=base))
+
+    def close(self) -> None:
+        """Remove the scratch folder of a Spark Connect session's steps."""
+        if self._scratch is not None:
+            shutil.rmtree(self._scratch, ignore_errors=True)
 
     # -- the connection calls the engine makes ---------------------------------------------
 
@@ -304,7 +328,13 @@ class SparkConnection:
 
     def _view(self, frame: DataFrame, name: str) -> None:
         # computed once, here: a later step reads it without recomputing its lineage
-        checkpoint = _without_estimate(frame.localCheckpoint(eager=True))
+        if self._scratch is None:
+            checkpoint = _without_estimate(frame.localCheckpoint(eager=True))
+        else:
+            folder = self._scratch / f"{name}-{next(self._numbers)}"
+            frame.write.parquet(folder.as_uri())
+            checkpoint = self.spark.read.parquet(folder.as_uri())
+            self._folders[id(checkpoint)] = folder
         checkpoint.createOrReplaceTempView(name)
         old, self._frames[name] = self._frames.get(name), checkpoint
         if old is not None:
@@ -323,6 +353,11 @@ class SparkConnection:
             return
         if any(f is frame for f in self._frames.values()):
             return
+        if self._scratch is not None:
+            folder = self._folders.pop(id(frame), None)
+            if folder is not None:
+                shutil.rmtree(folder, ignore_errors=True)
+            return
         plan = frame._jdf.queryExecution().logical()
         if plan.getClass().getSimpleName() == "LogicalRDD":
             plan.rdd().unpersist(False)
@@ -333,7 +368,16 @@ class SparkConnection:
         table = pa.Table.from_pandas(frame, preserve_index=False)
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", _PANDAS_3, FutureWarning)
+            if table.num_rows == 0:  # Spark Connect infers no schema from no rows
+                from pyspark.sql.pandas.types import from_arrow_schema
+
+                return self.spark.createDataFrame([], schema=from_arrow_schema(table.schema))
             return self.spark.createDataFrame(table)
+
+
+def is_connect(spark: SparkSession) -> bool:
+    """Whether ``spark`` is a Spark Connect client (it has no JVM on this side)."""
+    return type(spark).__module__.startswith("pyspark.sql.connect")
 
 
 def _without_estimate(checkpoint: DataFrame) -> DataFrame:

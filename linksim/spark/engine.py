@@ -84,7 +84,11 @@ def _warehouse_connection(
     with writer_lock(warehouse):  # (re-entered by the check: one process holds it once)
         check_warehouse(warehouse, defs, since, until)
         register_warehouse(spark, warehouse)
-        yield SparkConnection(spark, warehouse)
+        con = SparkConnection(spark, warehouse)
+        try:
+            yield con
+        finally:
+            con.close()
 
 
 def preview_spark(

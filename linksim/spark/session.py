@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import warnings
 from typing import TYPE_CHECKING
 
@@ -56,10 +57,7 @@ def spark_session(master: str | None = None) -> SparkSession:
 
     master = master or os.environ.get("LINKSIM_SPARK_MASTER") or "local[*]"
     if master.startswith("sc://"):
-        raise UsageError(
-            f"--master {master}: Spark Connect is not supported yet (the engine checkpoints "
-            "each step, which needs a classic session): use local[*], spark://HOST:PORT or yarn"
-        )
+        return _connect_session(master)
     builder = SparkSession.builder.appName("linksim").master(master)
     for key, value in SETTINGS.items():
         builder = builder.config(key, value)
@@ -83,6 +81,38 @@ def spark_session(master: str | None = None) -> SparkSession:
             "(local[*], spark://HOST:PORT, yarn) and that `java -version` works"
         ) from None
     spark.sparkContext.setLogLevel("ERROR")
+    return spark
+
+
+def _connect_session(url: str) -> SparkSession:
+    """A Spark Connect client of the server at ``url`` (``sc://host:15002``), set as the engine
+    needs (SQL settings are per session, so a shared server keeps its own)."""
+    try:
+        with warnings.catch_warnings():  # PySpark 4.3 on pandas 3 (see linksim.spark.connection)
+            warnings.filterwarnings("ignore", "PySpark does not yet fully support pandas")
+            import pyspark.sql.connect.session  # noqa: F401  (needs grpcio and friends)
+    except ImportError as exc:
+        raise UsageError(
+            f"--master {url}: Spark Connect needs PySpark's connect extra: pip install "
+            f"'pyspark[connect]' ({exc.msg})"
+        ) from None
+    from pyspark.sql import SparkSession
+
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "PySpark does not yet fully support pandas")
+            spark = SparkSession.builder.remote(url).getOrCreate()
+            for key, value in SETTINGS.items():
+                spark.conf.set(key, value)
+    except Exception as exc:  # gRPC and PySpark raise many kinds; gRPC's details say which
+        text = str(exc).strip()
+        details = re.search(r'details = "([^"]*)"', text)
+        first = details.group(1) if details else (text.splitlines() or [type(exc).__name__])[0]
+        raise UsageError(
+            f"Spark Connect at {url} did not answer: {first}. Check that a Spark Connect server "
+            "runs there (sbin/start-connect-server.sh), the port, and the token "
+            "(sc://HOST:15002/;token=…) if the server asks for one"
+        ) from None
     return spark
 
 
