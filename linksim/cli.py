@@ -8,11 +8,12 @@ one line on stderr and no traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -293,25 +294,29 @@ def _cmd_import(args: argparse.Namespace) -> int:
         raise UsageError("--definitions-out and --timezone belong to `import superoffice DIR`")
     from linksim.warehouse import import_warehouse
 
-    new = not os.path.exists(args.db)
-    con = connect(args.db)
-    try:
+    with _import_target(args.db) as con:
         counts = import_warehouse(con, args.warehouse)
-    except LinksimError:
-        con.close()
-        if new:  # a refused import leaves no empty database behind
-            _remove_database(args.db)
-        raise
-    finally:
-        con.close()
     _print_counts(f"imported {args.warehouse} into {args.db}", counts, args.json)
     return EXIT_OK
 
 
-def _remove_database(path: str) -> None:
-    for leftover in (path, f"{path}.wal"):
-        if os.path.exists(leftover):
-            os.remove(leftover)
+@contextlib.contextmanager
+def _import_target(path: str) -> Iterator[Any]:
+    """A connection to the database an import fills; one it created is removed again when the
+    import is refused, so that a refused import leaves no empty database behind."""
+    new = not os.path.exists(path)
+    con = connect(path)
+    try:
+        yield con
+    except LinksimError:
+        con.close()
+        if new:
+            for leftover in (path, f"{path}.wal"):
+                if os.path.exists(leftover):
+                    os.remove(leftover)
+        raise
+    finally:
+        con.close()
 
 
 def _import_superoffice(args: argparse.Namespace) -> int:
@@ -324,20 +329,11 @@ def _import_superoffice(args: argparse.Namespace) -> int:
                          "linksim import superoffice DIR --db PATH")  # fmt: skip
     if args.warehouse is not None:
         raise UsageError("--warehouse imports a Spark warehouse; leave it out with superoffice")
-    new = not os.path.exists(args.db)
-    con = connect(args.db)
-    try:
+    with _import_target(args.db) as con:
         report = import_superoffice(
             con, args.folder, definitions_out=args.definitions_out,
             timezone=args.timezone or "UTC",
         )  # fmt: skip
-    except LinksimError:
-        con.close()
-        if new:  # a refused import leaves no empty database behind
-            _remove_database(args.db)
-        raise
-    finally:
-        con.close()
     print(json.dumps(report.to_dict(), indent=2) if args.json else report)
     return EXIT_FINDINGS if report.quarantined else EXIT_OK
 

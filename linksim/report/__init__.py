@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from linksim.result import RunResult
     from linksim.simulation.result import SimulationResult
 
-__all__ = ["preview_html", "simulation_html", "write_html"]
+__all__ = ["Chart", "preview_html", "simulation_html", "write_html"]
 
 _ENV = jinja2.Environment(
     loader=jinja2.PackageLoader("linksim.report", "templates"),
@@ -372,6 +372,3 @@ def write_html(page: str, path: str | os.PathLike[str]) -> Path:
     out = Path(path)
     out.write_text(page, encoding="utf-8")
     return out
-
-
-__all__ += ["Chart"]

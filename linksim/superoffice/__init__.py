@@ -40,6 +40,7 @@ from linksim.superoffice.links import LinkNote, link_definitions
 from linksim.superoffice.sources import SOURCES, read_sources, staged
 from linksim.superoffice.tables import (
     DATE_COLUMNS,
+    DELETED,
     DERIVED,
     LOAD_ORDER,
     PREPARE,
@@ -336,8 +337,7 @@ def _remarks(con: duckdb.DuckDBPyConnection) -> list[str]:
                 )
     retired = fetch_value(
         con,
-        f"SELECT count(*) FROM {staged('associate')} "
-        "WHERE coalesce(TRY_CAST(trim(deleted) AS INTEGER), 0) <> 0",
+        f"SELECT count(*) FROM {staged('associate')} WHERE {DELETED}",
     )
     if retired:
         out.append(

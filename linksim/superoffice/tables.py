@@ -23,6 +23,7 @@ __all__ = [
     "CONTACT_INTEREST_OFFSET",
     "DATE_COLUMNS",
     "DATE_FORMATS",
+    "DELETED",
     "DERIVED",
     "LINK_TYPES",
     "LOAD_ORDER",
@@ -102,7 +103,8 @@ def _case(column: str, names: dict[str, str]) -> str:
     )
 
 
-_DELETED = "coalesce(TRY_CAST(trim(deleted) AS INTEGER), 0) <> 0"
+DELETED = "coalesce(TRY_CAST(trim(deleted) AS INTEGER), 0) <> 0"
+"""SQL: the row's ``deleted`` column marks it deleted in SuperOffice."""
 _DELETED_REASON = "'deleted in SuperOffice (deleted = 1)'"
 
 
@@ -198,12 +200,12 @@ PREPARE = (
     WITH items AS (
         SELECT 'persint' AS source, _row AS source_row, {_id("persint_id")} AS source_id,
                TRY_CAST({_id("persint_id")} AS BIGINT) AS interest_id, trim(name) AS name,
-               {_DELETED} AS deleted
+               {DELETED} AS deleted
         FROM {staged("persint")}
         UNION ALL
         SELECT 'contint', _row, {_id("contint_id")},
                TRY_CAST({_id("contint_id")} AS BIGINT) + {CONTACT_INTEREST_OFFSET}, trim(name),
-               {_DELETED}
+               {DELETED}
         FROM {staged("contint")}
     )
     SELECT *,
