@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import shutil
 from collections.abc import Iterator
+from functools import partial
+from typing import Any
 from pathlib import Path
 
 import duckdb
@@ -102,9 +105,41 @@ def test_passes_through_the_engine_do_not_change_the_result(
     one = simulate(con, defs, PLANNED, runs=12, seed=5)
     many = simulate(con, defs, PLANNED, runs=12, seed=5, pass_clicks=300, keep_relations=True)
     assert con.execute("SELECT count(DISTINCT world) FROM sim_clicks").fetchall()[0][0] == 12
-    assert len(worlds._passes(con, 300)) >= 3  # the worlds went through in several passes
+    assert len(worlds._passes(con, 300, 12)) >= 3  # the worlds went through in several passes
     pd.testing.assert_frame_equal(one.metrics, many.metrics)
     pd.testing.assert_frame_equal(one.capacity, many.capacity)
+
+
+def test_shared_patterns_and_far_follow_ups_do_not_change_the_result(
+    con: duckdb.DuckDBPyConnection, defs: linksim.Definitions, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Each person's distinct pattern of clicks goes through the engine once, for every world
+    # that drew it; without sharing, every world's clicks go through as drawn.
+    shared = simulate(con, defs, PLANNED, runs=30, seed=8, keep_relations=True)
+    patterns = con.execute("SELECT count(*) FROM sim_pattern_world").fetchall()[0][0]
+    worlds_of_patterns = con.execute(
+        "SELECT count(DISTINCT world) FROM sim_pattern_world"
+    ).fetchall()[0][0]
+    assert patterns > 100 and worlds_of_patterns == 30  # the sharing was used
+    monkeypatch.setattr(worlds, "run_worlds", partial(worlds.run_worlds, share_patterns=False))
+    unshared = simulate(con, defs, PLANNED, runs=30, seed=8)
+    pd.testing.assert_frame_equal(shared.metrics, unshared.metrics)
+    pd.testing.assert_frame_equal(shared.capacity, unshared.capacity)
+    # Worlds three days apart: the follow-ups of one reach the next one's days, so the pass is
+    # run again with the worlds further apart, and the result is the same.
+    monkeypatch.setattr(worlds, "SHIFT", dt.timedelta(days=3))
+    shifts: list[dt.timedelta] = []
+    run_pass = worlds._run_pass
+
+    def spy(*args: Any) -> dt.timedelta | None:
+        shifts.append(args[-1])
+        return run_pass(*args)
+
+    monkeypatch.setattr(worlds, "_run_pass", spy)
+    near = simulate(con, defs, PLANNED, runs=30, seed=8)
+    assert shifts[0] == dt.timedelta(days=3) and shifts[1] >= dt.timedelta(weeks=1)
+    pd.testing.assert_frame_equal(shared.metrics, near.metrics)
+    pd.testing.assert_frame_equal(shared.capacity, near.capacity)
 
 
 def test_a_simulated_world_fires_what_its_clicks_fire_for_real(

@@ -22,6 +22,7 @@ import datetime as dt
 import duckdb
 
 from linksim.definitions import Definitions
+from linksim.engine.clicks import CLICK_CLOCK
 from linksim.runs import fire_history
 from linksim.store.query import run
 
@@ -64,14 +65,53 @@ def build_clicked(con: duckdb.DuckDBPyConnection, defs: Definitions) -> int:
     return int(row[0][0])
 
 
-# The eligible clicks on links with actions, one by one: a simulated world needs its persons'
-# past clicks there (the earliest click of a `once` action, `{link_hits}`).
-_HISTORY_CLICKS = """
+# The past clicks a simulated world can need, per action that needs them (the worlds copy those
+# of the planned mailing's actions for their persons; see linksim.simulation.worlds):
+# - `once`: only the click that fired the action in history decides that a simulated click
+#   cannot fire it again, with the click that confirmed it when the action requires
+#   confirmation. Any smaller set of eligible clicks confirms no more and finds no earlier
+#   first, so these alone give the engine the same decision, at one click per person, not
+#   their whole history on the link;
+# - `{link_hits}` templates and scripts: every eligible click on their links, which they count.
+_HISTORY_CLICKS = f"""
 CREATE OR REPLACE TEMP TABLE sim_history_click AS
-SELECT click_id, mailing_id, link_id, person_id, clicked_at
-FROM ls_classified
-WHERE bot_reason IS NULL AND quarantine_reason IS NULL
-  AND link_id IN (SELECT link_id FROM ls_def_link_action)
+WITH eligible AS (
+    SELECT click_id, mailing_id, link_id, person_id, clicked_at FROM ls_classified
+    WHERE bot_reason IS NULL AND quarantine_reason IS NULL
+),
+once AS (
+    SELECT f.action_no, f.click_id, f.mailing_id, f.person_id, f.clicked_at, a.require
+    FROM ls_fired f JOIN ls_def_action a USING (action_no)
+    WHERE f.fire = 'once'
+),
+confirming AS (
+    SELECT o.action_no,
+           arg_min(e.click_id, {CLICK_CLOCK.format(t="e.clicked_at", c="e.click_id")})
+             AS click_id
+    FROM once o
+    JOIN eligible e
+      ON e.person_id = o.person_id AND e.mailing_id = o.mailing_id
+     AND e.clicked_at - to_seconds((SELECT confirm_after_seconds FROM ls_run_param))
+           >= o.clicked_at
+    WHERE o.require = 'confirmed'
+    GROUP BY o.action_no, o.click_id
+),
+counting AS (
+    SELECT la.action_no, e.click_id
+    FROM ls_def_link_action la
+    JOIN eligible e USING (link_id)
+    WHERE la.action_no IN (SELECT action_no FROM ls_def_template WHERE placeholder = 'link_hits'
+                           UNION SELECT action_no FROM ls_def_script)
+),
+needed AS (
+    SELECT action_no, click_id FROM once
+    UNION SELECT action_no, click_id FROM confirming
+    UNION SELECT action_no, click_id FROM counting
+)
+SELECT a.action_id, e.click_id, e.mailing_id, e.link_id, e.person_id, e.clicked_at
+FROM needed n
+JOIN ls_def_action a USING (action_no)
+JOIN eligible e USING (click_id)
 """
 
 _QUANTILES = "[" + ", ".join(f"{(i + 0.5) / 100:.3f}" for i in range(100)) + "]"

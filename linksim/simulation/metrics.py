@@ -114,14 +114,26 @@ WITH firsts AS (
     SELECT world, link_id, person_id, min(clicked_at) AS at FROM sim_clicks GROUP BY ALL
 ),
 steps AS (SELECT unnest($hours::INTEGER[]) AS hours),
+-- each clicker in the first step their first click comes before, then counted up the steps
+-- (one pass over the clickers, not one per step)
+bucketed AS (
+    SELECT world, link_id, hours, count(*) AS n
+    FROM (
+        SELECT f.world, f.link_id,
+               (SELECT min(s.hours) FROM steps s
+                WHERE f.at < $send_at::TIMESTAMP + to_hours(s.hours)) AS hours
+        FROM firsts f
+    )
+    WHERE hours IS NOT NULL
+    GROUP BY ALL
+),
 per_world AS (
     SELECT w.world, l.link_id, s.hours,
-           count(f.person_id) FILTER (WHERE f.at < $send_at::TIMESTAMP + to_hours(s.hours))
-             AS clickers
+           coalesce(sum(b.n) FILTER (WHERE b.hours <= s.hours), 0) AS clickers
     FROM range($worlds) w(world)
     CROSS JOIN (SELECT DISTINCT link_id FROM sim_target) l
     CROSS JOIN steps s
-    LEFT JOIN firsts f ON f.world = w.world AND f.link_id = l.link_id
+    LEFT JOIN bucketed b ON b.world = w.world AND b.link_id = l.link_id
     GROUP BY ALL
 )
 SELECT link_id, hours, quantile_cont(clickers, [0.05, 0.25, 0.5, 0.75, 0.95]) AS q

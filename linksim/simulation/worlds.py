@@ -21,11 +21,13 @@ day against capacity, tickets, script calls.
 from __future__ import annotations
 
 import datetime as dt
+import re
+from collections.abc import Iterable
 
 import duckdb
 
 from linksim._rng import Rng
-from linksim.definitions import Definitions
+from linksim.definitions import Action, Definitions
 from linksim.engine.compile import compile_definitions
 from linksim.runs import OUTPUTS, simulate_pipeline
 from linksim.store.connect import init_schema
@@ -34,8 +36,14 @@ from linksim.store.query import fetch_value, run
 __all__ = ["SHIFT", "WORLD", "run_worlds", "simulated_clicks"]
 
 WORLD = 1 << 32  # virtual id = world * WORLD + real id
-SHIFT = dt.timedelta(weeks=52)  # world w happens w * SHIFT after world 0
+# World w happens w * SHIFT after world 0: far enough apart that one world's follow-ups do not
+# reach the next world's days, which run_worlds checks (a pass whose follow-ups reach that far
+# is run again, its worlds further apart); close enough that the owners' calendars over all
+# worlds stay short (the engine schedules over every day between the first and the last).
+SHIFT = dt.timedelta(weeks=16)
+WEEK = dt.timedelta(weeks=1)
 CALENDAR = dt.timedelta(weeks=8)  # the real appointments copied into each world's calendar
+CALENDAR_BEFORE = dt.timedelta(days=1)  # ... from this long before the send
 SANDBOX = "linksim_sim"
 FIRST_STREAM, EXTRA_STREAM, GAP_STREAM = 21, 22, 23
 MAX_EXTRA = 10  # repeat clicks of one link, at most
@@ -86,51 +94,127 @@ def run_worlds(
     mailing: int,
     send_at: dt.datetime,
     pass_clicks: int = PASS_CLICKS,
+    share_patterns: bool = True,
 ) -> int:
     """Run the engine over ``sim_clicks`` of every world; fill the ``sim_out_*`` tables.
 
     The worlds go through in passes of about ``pass_clicks`` simulated clicks, whole worlds each
-    (like an apply's batches: memory stays bounded however many worlds there are). Returns the
-    number of passes.
+    (like an apply's batches: memory stays bounded however many worlds there are). With
+    ``share_patterns``, a person whose clicks in a world can only change their own state goes
+    through once per distinct pattern of clicks, not once per world (see _ENGINE_CLICKS); the
+    result is the same. Returns the number of passes.
     """
-    real = str(fetch_value(con, "SELECT current_database()"))
+    real = _quoted(str(fetch_value(con, "SELECT current_database()")))
     quiet = _for_mailing(con, defs, mailing)
+    per_world, alone = _split(quiet) if share_patterns else (quiet, None)
     compile_definitions(con, quiet)  # the names below come from the compiled definitions
-    for statement in _OUTPUTS:
-        run(con, statement)
-    bounds = _passes(con, pass_clicks)
+    runs = int(fetch_value(con, "SELECT coalesce(max(world), -1) + 1 FROM sim_clicks"))
+    world_actions = [a.id for entry in per_world.links for a in entry.actions]
+    params = {"world": WORLD, "send_at": send_at, "mailing": mailing, "runs": runs,
+              "calendar": CALENDAR, "calendar_before": CALENDAR_BEFORE,
+              "world_actions": world_actions}  # fmt: skip
+    _run_all(con, _OUTPUTS, params)
+    if alone is None:
+        _run_all(con, _ALL_CLICKS, params)
+    else:
+        confirming = any(a.require == "confirmed" for e in per_world.links for a in e.actions)
+        _run_all(con, _engine_clicks(confirming), params)
+    bounds = _passes(con, pass_clicks, runs)
     for first, last in bounds:
         run(
             con,
-            "CREATE OR REPLACE TEMP TABLE sim_pass_clicks AS SELECT * FROM sim_clicks"
+            "CREATE OR REPLACE TEMP TABLE sim_pass_clicks AS SELECT * FROM sim_engine_clicks"
             " WHERE world BETWEEN $first AND $last",
             {"first": first, "last": last},
         )
-        run(con, f"ATTACH ':memory:' AS {SANDBOX}")
-        try:
-            run(con, f"USE {SANDBOX}")
-            init_schema(con)
-            _fill(con, _quoted(real), mailing, send_at)
-            simulate_pipeline(con, quiet, since=send_at, mailing=mailing)
-            _collect(con, send_at)
-        finally:
-            run(con, f"USE {_quoted(real)}")
-            run(con, f"DETACH {SANDBOX}")
-            for relation in ("ls_fired", "sim_pass_clicks", *_OUTPUT_RELATIONS):
-                run(con, f"DROP TABLE IF EXISTS {relation}")
+        pass_defs = per_world if first < runs or alone is None else alone
+        shift = SHIFT
+        while (reach := _run_pass(con, pass_defs, real, params, shift)) is not None:
+            # again, with the worlds further apart (whole weeks: weekdays stay)
+            shift = WEEK * -(-max(2 * shift, 2 * reach) // WEEK)
+        run(con, "DROP TABLE sim_pass_clicks")
+    _run_all(con, _TOTALS, params)
     return len(bounds)
 
 
-def _passes(con: duckdb.DuckDBPyConnection, pass_clicks: int) -> list[tuple[int, int]]:
-    """Ranges of whole worlds holding about ``pass_clicks`` simulated clicks each."""
+# Actions whose outcome in a world can depend on the clicks' times or on other persons: a
+# follow-up's day and owner's capacity, a confirmation's wait, a contact's interests, and an
+# every-click script or request, which counts every click.
+def _per_world(action: Action) -> bool:
+    return (
+        action.type == "follow_up"
+        or action.require == "confirmed"
+        or (action.type in ("script", "request") and getattr(action, "fire", "") == "every_click")
+        or getattr(action, "scope", "person") == "contact"
+    )
+
+
+STATE_TYPES = ("interest", "selection", "project", "set_field")
+
+
+def _split(defs: Definitions) -> tuple[Definitions, Definitions]:
+    """The definitions as two: the actions that go through per world, and the others, which
+    go through per person's pattern of clicks (what each fires depends only on which
+    actions fire and in which order, and firing is per action)."""
+    actions = [a for entry in defs.links for a in entry.actions]
+    world = {a.id for a in actions if _per_world(a)}
+    if any(a.type in STATE_TYPES and a.id in world for a in actions):
+        # state actions decide targets together (the last writer wins): all of them per world
+        world |= {a.id for a in actions if a.type in STATE_TYPES}
+    return _only(defs, world), _only(defs, {a.id for a in actions} - world)
+
+
+def _only(defs: Definitions, ids: set[str]) -> Definitions:
+    entries = (
+        entry.model_copy(update={"actions": tuple(a for a in entry.actions if a.id in ids)})
+        for entry in defs.links
+    )
+    return defs.model_copy(update={"links": tuple(e for e in entries if e.actions)})
+
+
+def _run_pass(
+    con: duckdb.DuckDBPyConnection,
+    quiet: Definitions,
+    real: str,
+    params: dict[str, object],
+    shift: dt.timedelta,
+) -> dt.timedelta | None:
+    """One pass in a new sandbox; ``sim_out_*`` get what it did. Returns, instead, how far
+    after the send a follow-up landed when that reaches the next world's days."""
+    compile_definitions(con, quiet)  # the copies below follow these definitions
+    run(con, f"ATTACH ':memory:' AS {SANDBOX}")
+    try:
+        run(con, f"USE {SANDBOX}")
+        init_schema(con)
+        params = {**params, "shift": shift}
+        _run_all(con, _FILL, params, real=real)
+        send_at, mailing = params["send_at"], params["mailing"]
+        assert isinstance(send_at, dt.datetime) and isinstance(mailing, int)
+        simulate_pipeline(con, quiet, since=send_at, mailing=mailing)
+        reach = fetch_value(con, _REACH, _used(_REACH, params))
+        if reach is not None and reach >= shift - CALENDAR_BEFORE:
+            return reach  # type: ignore[no-any-return]
+        _run_all(con, _COLLECT, params)
+        return None
+    finally:
+        run(con, f"USE {real}")
+        run(con, f"DETACH {SANDBOX}")
+        for relation in ("ls_fired", *_OUTPUT_RELATIONS):
+            run(con, f"DROP TABLE IF EXISTS {relation}")
+
+
+def _passes(con: duckdb.DuckDBPyConnection, pass_clicks: int, runs: int) -> list[tuple[int, int]]:
+    """Ranges of whole worlds holding about ``pass_clicks`` simulated clicks each; the worlds
+    and the patterns' worlds (from ``runs`` on) in passes of their own."""
     rows = con.execute(
         """
         SELECT min(world), max(world) FROM (
-            SELECT world, sum(n) OVER (ORDER BY world) // $size AS part
-            FROM (SELECT world, count(*) AS n FROM sim_clicks GROUP BY world)
-        ) GROUP BY part ORDER BY 1
+            SELECT world, world >= $runs AS patterns,
+                   sum(n) OVER (PARTITION BY world >= $runs ORDER BY world) // $size AS part
+            FROM (SELECT world, count(*) AS n FROM sim_engine_clicks GROUP BY world)
+        ) GROUP BY patterns, part ORDER BY 1
         """,
-        {"size": max(1, pass_clicks)},
+        {"size": max(1, pass_clicks), "runs": runs},
     ).fetchall()
     return [(int(a), int(b)) for a, b in rows]
 
@@ -158,46 +242,143 @@ def _quoted(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _fill(con: duckdb.DuckDBPyConnection, real: str, mailing: int, send_at: dt.datetime) -> None:
-    params = {"world": WORLD, "shift": SHIFT, "send_at": send_at, "mailing": mailing}
-    for statement in _FILL:
-        run(con, statement.format(real=real), _used(statement, params))
+def _run_all(
+    con: duckdb.DuckDBPyConnection,
+    statements: Iterable[str],
+    params: dict[str, object],
+    **names: str,
+) -> None:
+    for statement in statements:
+        sql = statement.format(**names) if names else statement
+        run(con, sql, _used(sql, params))
 
 
 def _used(statement: str, params: dict[str, object]) -> dict[str, object]:
-    return {k: v for k, v in params.items() if f"${k}" in statement}
+    return {k: v for k, v in params.items() if re.search(rf"\${k}\b", statement)}
 
 
-def _collect(con: duckdb.DuckDBPyConnection, send_at: dt.datetime) -> None:
-    params = {"world": WORLD, "shift": SHIFT, "send_at": send_at}
-    for statement in _COLLECT:
-        run(con, statement, _used(statement, params))
+# How far after its world's send the latest follow-up of a pass lands
+_REACH = """
+SELECT max(a.starts_at - (a.person_id // $world) * $shift - $send_at::TIMESTAMP)
+FROM ls_appointment_out a
+"""
 
+
+# What goes through the engine, ``sim_engine_clicks`` (world, mailing_id, link_id, person_id,
+# clicked_at), and how it maps back to the worlds, ``sim_pattern_world`` (world, person_id,
+# pattern_world).
+#
+# - A click on a link without actions fires nothing and is read by nothing (the simulated
+#   clicks are people's: no bot rule looks at them), unless an action requires confirmation,
+#   which any later click of the mailing gives. Otherwise such clicks, often most of a
+#   mailing's, stay out of the engine (they are counted as clicks and clickers all the same,
+#   from sim_clicks).
+# - A person who clicks in a world only links whose actions change that person alone, by the
+#   order of the clicks and not their times (no follow-up, whose day and owner's capacity
+#   depend on time and on others; no contact-wide interest; no confirmation), ends that world
+#   in a state that depends only on the sequence of links clicked. Each distinct
+#   (person, sequence) goes through the engine once, as the person's k-th pattern in world
+#   ``runs + k``, its clicks a second apart; what it does is counted in every world that drew
+#   it (_COLLECT). In a sequence, a link keeps only its first and last click (the first fires
+#   `once` actions, the last wins every target its every-click actions write), unless it
+#   counts each click (an every-click script or request).
+# - Everyone else goes through per world, with all their clicks.
+_LINK_KIND = """
+CREATE OR REPLACE TEMP TABLE sim_link_kind AS
+SELECT la.link_id, bool_or(list_contains($world_actions, a.action_id)) AS per_world,
+       bool_or(NOT list_contains($world_actions, a.action_id)) AS per_pattern
+FROM ls_def_link_action la JOIN ls_def_action a USING (action_no)
+GROUP BY la.link_id
+"""
+_PATTERNS = (
+    # each person's clicks in each world on links with actions per pattern, as a sequence of
+    # links, a link's first and last click only
+    """
+    CREATE OR REPLACE TEMP TABLE sim_pattern_of AS
+    WITH sequence AS (
+        SELECT s.world, s.person_id,
+               -- sorted per group: cheaper than an ordered aggregate
+               list_transform(list_sort(list(struct_pack(t := s.clicked_at, l := s.link_id))),
+                              lambda x: x.l) AS links
+        FROM sim_clicks s
+        WHERE s.link_id IN (SELECT link_id FROM sim_link_kind WHERE per_pattern)
+        GROUP BY s.world, s.person_id
+    )
+    SELECT world, person_id,
+           list_filter(links, lambda x, i: list_position(links, x) = i
+                                           OR len(links) + 1
+                                              - list_position(list_reverse(links), x) = i)
+             AS links
+    FROM sequence
+    """,
+    """
+    CREATE OR REPLACE TEMP TABLE sim_pattern AS
+    SELECT person_id, links,
+           $runs + row_number() OVER (PARTITION BY person_id ORDER BY links) - 1
+             AS pattern_world
+    FROM (SELECT DISTINCT person_id, links FROM sim_pattern_of)
+    """,
+    """
+    CREATE OR REPLACE TEMP TABLE sim_pattern_world AS
+    SELECT o.world, o.person_id, p.pattern_world
+    FROM sim_pattern_of o JOIN sim_pattern p USING (person_id, links)
+    """,
+    "DROP TABLE sim_pattern_of",
+)
+_PATTERN_CLICKS = """
+    SELECT p.pattern_world, $mailing AS mailing_id, p.links[i] AS link_id, p.person_id,
+           $send_at::TIMESTAMP + to_seconds(i) AS clicked_at
+    FROM sim_pattern p, range(1, len(p.links) + 1) r(i)
+"""
+
+
+def _engine_clicks(confirming: bool) -> tuple[str, ...]:
+    """Statements making ``sim_engine_clicks``: per world, the clicks on links with actions per
+    world (with ``confirming``, all the clicks of the persons who click one: any later click
+    confirms); then the patterns' clicks."""
+    per_world = "SELECT link_id FROM sim_link_kind WHERE per_world"
+    if confirming:
+        world_clicks = f"""
+            SELECT s.world, s.mailing_id, s.link_id, s.person_id, s.clicked_at
+            FROM sim_clicks s
+            SEMI JOIN (SELECT world, person_id FROM sim_clicks
+                       WHERE link_id IN ({per_world})) q USING (world, person_id)"""
+    else:
+        world_clicks = f"""
+            SELECT world, mailing_id, link_id, person_id, clicked_at FROM sim_clicks
+            WHERE link_id IN ({per_world})"""
+    return (
+        _LINK_KIND,
+        *_PATTERNS,
+        "CREATE OR REPLACE TEMP TABLE sim_engine_clicks AS"
+        f" {world_clicks} UNION ALL {_PATTERN_CLICKS}",
+    )
+
+
+# without sharing: every world's clicks as drawn (for tests, which require the same result)
+_ALL_CLICKS = (
+    "CREATE OR REPLACE TEMP TABLE sim_pattern_world (world BIGINT, person_id BIGINT,"
+    " pattern_world BIGINT)",
+    "CREATE OR REPLACE TEMP TABLE sim_engine_clicks AS"
+    " SELECT world, mailing_id, link_id, person_id, clicked_at FROM sim_clicks",
+)
 
 # The sandbox's rows, in dependency order. {real} is the real catalog.
 _FILL = (
-    # Past clicks can matter to the simulated ones only through an action on the mailing's
-    # links that fires `once` (the earliest click ever) or counts {link_hits} (or is a script,
-    # which gets link_hits): the engine reads no other past click for them. Only the past
-    # clicks on those actions' links are copied.
+    # Past clicks can matter to the simulated ones only through the mailing's actions that
+    # fire `once`, count {link_hits} or call scripts; linksim.simulation.inputs keeps, per
+    # action, the past clicks that decide them. Actions are matched by id: the numbers of
+    # these definitions are not those the history was fired with.
     """
-    CREATE OR REPLACE TEMP TABLE sim_history_link AS
-    WITH on_mailing AS (
+    CREATE OR REPLACE TEMP TABLE sim_history_needed AS
+    SELECT DISTINCT h.click_id, h.mailing_id, h.link_id, h.person_id, h.clicked_at
+    FROM sim_history_click h
+    JOIN ls_def_action a USING (action_id)
+    WHERE a.action_no IN (
         SELECT la.action_no FROM ls_def_link_action la
         JOIN {real}.mail.mailing_link ml
           ON ml.link_id = la.link_id AND ml.mailing_id = $mailing
-         AND (la.mailing_id IS NULL OR la.mailing_id = $mailing)
-    ),
-    looking_back AS (
-        SELECT action_no FROM ls_def_action
-        WHERE action_no IN (SELECT action_no FROM on_mailing)
-          AND (fire = 'once'
-               OR action_no IN (SELECT action_no FROM ls_def_template
-                                WHERE placeholder = 'link_hits')
-               OR action_no IN (SELECT action_no FROM ls_def_script))
-    )
-    SELECT DISTINCT link_id FROM ls_def_link_action
-    WHERE action_no IN (SELECT action_no FROM looking_back)
+         AND (la.mailing_id IS NULL OR la.mailing_id = $mailing))
     """,
     # who exists in which world
     """
@@ -261,15 +442,16 @@ _FILL = (
     WHERE m.project_id IN (SELECT target_id FROM ls_def_state_op WHERE kind = 'project')
     """,
     # each world's calendar: the real appointments around the send, shifted into its time
+    # (the patterns' worlds book nothing: they hold no follow-up)
     """
     INSERT INTO crm.appointment BY NAME
     SELECT a.appointment_id || '#' || w.world AS appointment_id, a.kind, a.task_type,
            a.owner_id, a.created_by_id, a.description,
            a.starts_at + w.world * $shift AS starts_at, a.duration_minutes
-    FROM (SELECT DISTINCT world FROM sim_vperson) w
+    FROM (SELECT DISTINCT world FROM sim_vperson WHERE world < $runs) w
     CROSS JOIN {real}.crm.appointment a
-    WHERE a.starts_at >= $send_at::TIMESTAMP - INTERVAL 1 DAY
-      AND a.starts_at < $send_at::TIMESTAMP + INTERVAL 8 WEEK
+    WHERE a.starts_at >= $send_at::TIMESTAMP - $calendar_before
+      AND a.starts_at < $send_at::TIMESTAMP + $calendar
     """,
     # mailings and links as they are; the planned mailing as sent
     "INSERT INTO mail.mailing SELECT * FROM {real}.mail.mailing",
@@ -292,8 +474,7 @@ _FILL = (
         SELECT c.mailing_id, c.link_id, v.vid AS person_id, c.clicked_at, 0 AS sim,
                c.click_id AS source_id
         FROM sim_vperson v
-        JOIN sim_history_click c ON c.person_id = v.person_id
-        WHERE c.link_id IN (SELECT link_id FROM sim_history_link)
+        JOIN sim_history_needed c ON c.person_id = v.person_id
         UNION ALL
         SELECT c.mailing_id, c.link_id, c.world * $world + c.person_id,
                c.clicked_at + c.world * $shift, 1,
@@ -314,11 +495,16 @@ _OUTPUTS = (
     "CREATE OR REPLACE TEMP TABLE sim_out_scripts (world BIGINT, action_id VARCHAR, calls BIGINT)",
     "CREATE OR REPLACE TEMP TABLE sim_out_tickets (world BIGINT, category VARCHAR,"
     " priority VARCHAR, tickets BIGINT)",
+    # what each pattern did: a change (action, kind, target), script calls (action) or
+    # tickets (category, priority), n times
+    "CREATE OR REPLACE TEMP TABLE sim_pattern_out (pattern_world BIGINT, person_id BIGINT,"
+    " what VARCHAR, a VARCHAR, b VARCHAR, c VARCHAR, n BIGINT)",
 )
 # what a pass leaves besides its outputs: dropped before the next
 _OUTPUT_RELATIONS = (*OUTPUTS, "sim_vperson")
 
-# What each world did (world = virtual id // WORLD; days back in world 0's time).
+# What each world did (world = virtual id // WORLD; days back in world 0's time), and what each
+# pattern did (its world at least `runs`; counted in the worlds that drew it by _TOTALS).
 _COLLECT = (
     """
     INSERT INTO sim_out_changes
@@ -327,6 +513,16 @@ _COLLECT = (
              AS target,
            count(*) AS changes, count(DISTINCT person_id) AS people
     FROM ls_changes
+    WHERE person_id // $world < $runs
+    GROUP BY ALL
+    """,
+    """
+    INSERT INTO sim_pattern_out
+    SELECT person_id // $world, person_id % $world, 'change', action_id, target_kind,
+           CASE WHEN target_kind IN ('appointment', 'ticket') THEN NULL ELSE target END,
+           count(*)
+    FROM ls_changes
+    WHERE person_id // $world >= $runs
     GROUP BY ALL
     """,
     """
@@ -355,13 +551,86 @@ _COLLECT = (
     INSERT INTO sim_out_scripts
     SELECT person_id // $world AS world, action_id, count(*) AS calls
     FROM ls_fired
-    WHERE in_scope AND type = 'script'
+    WHERE in_scope AND type = 'script' AND person_id // $world < $runs
+    GROUP BY ALL
+    """,
+    """
+    INSERT INTO sim_pattern_out
+    SELECT person_id // $world, person_id % $world, 'script', action_id, NULL, NULL, count(*)
+    FROM ls_fired
+    WHERE in_scope AND type = 'script' AND person_id // $world >= $runs
     GROUP BY ALL
     """,
     """
     INSERT INTO sim_out_tickets
     SELECT person_id // $world AS world, category, priority, count(*) AS tickets
     FROM ls_ticket_out
+    WHERE person_id // $world < $runs
+    GROUP BY ALL
+    """,
+    """
+    INSERT INTO sim_pattern_out
+    SELECT person_id // $world, person_id % $world, 'ticket', category, priority, NULL,
+           count(*)
+    FROM ls_ticket_out
+    WHERE person_id // $world >= $runs
+    GROUP BY ALL
+    """,
+)
+
+# The patterns' outcomes counted in the worlds that drew them. Many patterns do the same (one
+# click on the same link, a person already a member ...): each distinct outcome is counted per
+# world once, then spread into its rows.
+_TOTALS = (
+    """
+    CREATE OR REPLACE TEMP TABLE sim_outcome_of AS
+    SELECT pattern_world, person_id, list_sort(list(struct_pack(what, a, b, c, n))) AS outcome
+    FROM sim_pattern_out GROUP BY ALL
+    """,
+    """
+    CREATE OR REPLACE TEMP TABLE sim_outcome AS
+    SELECT row_number() OVER () AS outcome_no, outcome
+    FROM (SELECT DISTINCT outcome FROM sim_outcome_of)
+    """,
+    """
+    CREATE OR REPLACE TEMP TABLE sim_outcome_count AS
+    WITH numbered AS (
+        SELECT o.pattern_world, o.person_id, n.outcome_no
+        FROM sim_outcome_of o JOIN sim_outcome n USING (outcome)
+    )
+    SELECT w.world, n.outcome_no, count(*) AS people
+    FROM sim_pattern_world w JOIN numbered n USING (pattern_world, person_id)
+    GROUP BY ALL
+    """,
+    """
+    CREATE OR REPLACE TEMP TABLE sim_outcome_rows AS
+    SELECT c.world, c.people, r.x.what AS what, r.x.a AS a, r.x.b AS b, r.x.c AS c, r.x.n AS n
+    FROM sim_outcome_count c
+    JOIN (SELECT outcome_no, unnest(outcome) AS x FROM sim_outcome) r USING (outcome_no)
+    """,
+    """
+    CREATE OR REPLACE TEMP TABLE sim_out_changes AS
+    SELECT world, action_id, target_kind, target, sum(changes)::BIGINT AS changes,
+           sum(people)::BIGINT AS people
+    FROM (SELECT * FROM sim_out_changes
+          UNION ALL
+          SELECT world, a, b, c, n * people, people FROM sim_outcome_rows WHERE what = 'change')
+    GROUP BY ALL
+    """,
+    """
+    CREATE OR REPLACE TEMP TABLE sim_out_scripts AS
+    SELECT world, action_id, sum(calls)::BIGINT AS calls
+    FROM (SELECT * FROM sim_out_scripts
+          UNION ALL
+          SELECT world, a, n * people FROM sim_outcome_rows WHERE what = 'script')
+    GROUP BY ALL
+    """,
+    """
+    CREATE OR REPLACE TEMP TABLE sim_out_tickets AS
+    SELECT world, category, priority, sum(tickets)::BIGINT AS tickets
+    FROM (SELECT * FROM sim_out_tickets
+          UNION ALL
+          SELECT world, a, b, n * people FROM sim_outcome_rows WHERE what = 'ticket')
     GROUP BY ALL
     """,
 )
