@@ -63,8 +63,8 @@ def main() -> None:
     clicks = sum(m["mean"] for m in result["metrics"] if m["metric"] == "clicks")
     print(
         f"{args.runs:,} runs x {recipients:,} recipients x {links} links: {seconds:.1f} s "
-        f"(start-up and model fit included), {clicks * args.runs:,.0f} simulated clicks "
-        f"through the engine, peak RSS {usage.ru_maxrss / 2**20:.2f} GiB"
+        f"(start-up and model fit included), {clicks * args.runs:,.0f} simulated clicks, "
+        f"peak RSS {usage.ru_maxrss / 2**20:.2f} GiB"
     )
 
 

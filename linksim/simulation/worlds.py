@@ -1,4 +1,4 @@
-"""Every simulated world through the engine in one pass, in a sandbox catalog.
+"""Every simulated world through the engine, in a sandbox catalog (docs/SIMULATION.md §3).
 
 The worlds must not see each other: one world's click must not make another's person a member
 already, use up a sales rep's capacity there, or count as the earlier click of a `once` action.
@@ -7,15 +7,16 @@ real database read beside it) holds, per world:
 
 - its own copy of each person who clicks in it and of their contact, under a virtual id
   ``world * WORLD + id`` — with the person's fields and memberships that the definitions name,
-  and the past eligible clicks the engine looks back at (those of `once`, ``{link_hits}`` and
-  script actions on the mailing's links);
+  and the past clicks that decide for them (see linksim.simulation.inputs);
 - its own stretch of time: world ``w`` happens ``w * SHIFT`` later (whole weeks, so weekdays
   stay), so the sales reps — real ids, since definitions name them — have a calendar per world,
   copied from their real appointments around the send.
 
-The engine then runs unchanged, as a preview over the planned mailing's scope (scripts are not
-called), and ``sim_out_*`` keep what each world did: changes, follow-ups per owner and local
-day against capacity, tickets, script calls.
+Actions whose outcome depends only on the order of a person's clicks go through once per
+distinct pattern of clicks (its own world, from ``runs`` on), the others per world; see
+_engine_clicks. The engine then runs unchanged, as a preview over the planned mailing's scope
+(scripts are not called), and ``sim_out_*`` keep what each world did: changes, follow-ups per
+owner and local day against capacity, tickets, script calls.
 """
 
 from __future__ import annotations
@@ -100,9 +101,9 @@ def run_worlds(
 
     The worlds go through in passes of about ``pass_clicks`` simulated clicks, whole worlds each
     (like an apply's batches: memory stays bounded however many worlds there are). With
-    ``share_patterns``, a person whose clicks in a world can only change their own state goes
-    through once per distinct pattern of clicks, not once per world (see _ENGINE_CLICKS); the
-    result is the same. Returns the number of passes.
+    ``share_patterns``, the actions whose outcome depends only on the order of a person's
+    clicks go through once per distinct pattern of clicks, not once per world (see _split and
+    _engine_clicks); the result is the same. Returns the number of passes.
     """
     real = _quoted(str(fetch_value(con, "SELECT current_database()")))
     quiet = _for_mailing(con, defs, mailing)
@@ -265,24 +266,19 @@ FROM ls_appointment_out a
 
 
 # What goes through the engine, ``sim_engine_clicks`` (world, mailing_id, link_id, person_id,
-# clicked_at), and how it maps back to the worlds, ``sim_pattern_world`` (world, person_id,
-# pattern_world).
+# clicked_at), and how the patterns map back to the worlds, ``sim_pattern_world`` (world,
+# person_id, pattern_world).
 #
+# - The per-world actions (_split) go through per world, on the clicks of their links.
+# - The others depend only on the sequence of links a person clicked: each distinct
+#   (person, sequence) goes through once, as the person's k-th pattern in world ``runs + k``,
+#   its clicks a second apart; _COLLECT and _TOTALS count what it did in every world that drew
+#   it. In a sequence, a link keeps only its first and last click: the first fires `once`
+#   actions, the last wins every target its every-click actions write.
 # - A click on a link without actions fires nothing and is read by nothing (the simulated
 #   clicks are people's: no bot rule looks at them), unless an action requires confirmation,
-#   which any later click of the mailing gives. Otherwise such clicks, often most of a
-#   mailing's, stay out of the engine (they are counted as clicks and clickers all the same,
-#   from sim_clicks).
-# - A person who clicks in a world only links whose actions change that person alone, by the
-#   order of the clicks and not their times (no follow-up, whose day and owner's capacity
-#   depend on time and on others; no contact-wide interest; no confirmation), ends that world
-#   in a state that depends only on the sequence of links clicked. Each distinct
-#   (person, sequence) goes through the engine once, as the person's k-th pattern in world
-#   ``runs + k``, its clicks a second apart; what it does is counted in every world that drew
-#   it (_COLLECT). In a sequence, a link keeps only its first and last click (the first fires
-#   `once` actions, the last wins every target its every-click actions write), unless it
-#   counts each click (an every-click script or request).
-# - Everyone else goes through per world, with all their clicks.
+#   which any later click of the mailing gives. Such clicks, often most of a mailing's, stay
+#   out of the engine; they are counted as clicks and clickers from sim_clicks all the same.
 _LINK_KIND = """
 CREATE OR REPLACE TEMP TABLE sim_link_kind AS
 SELECT la.link_id, bool_or(list_contains($world_actions, a.action_id)) AS per_world,
