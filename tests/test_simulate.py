@@ -187,30 +187,37 @@ def test_shared_patterns_and_far_follow_ups_do_not_change_the_result(
     unshared = simulate(con, defs, PLANNED, runs=30, seed=8)
     pd.testing.assert_frame_equal(shared.metrics, unshared.metrics)
     pd.testing.assert_frame_equal(shared.capacity, unshared.capacity)
-    # Worlds three days apart: the follow-ups of one reach the next one's days, so the pass is
-    # run again with the worlds further apart, and the result is the same.
-    monkeypatch.setattr(worlds, "SHIFT", dt.timedelta(days=3))
-    shifts: list[dt.timedelta] = []
+    # Worlds a week apart, the sales reps' capacity one a day, their calendars copied for a
+    # day: the follow-ups of one world reach the next one's days, so the pass is run again with
+    # the worlds further apart, and the result is that of worlds far apart.
+    con.execute("UPDATE crm.associate SET daily_capacity = 1").fetchall()
+    monkeypatch.setattr(worlds, "CALENDAR", dt.timedelta(days=1))
+    far = simulate(con, defs, PLANNED, runs=30, seed=8)
+    monkeypatch.setattr(worlds, "SHIFT", dt.timedelta(weeks=1))
+    shifts: list[object] = []
     run_pass = worlds._run_pass
 
     def spy(*args: Any) -> dt.timedelta | None:
-        shifts.append(args[-1])
+        shifts.append(args[-1]["shift"])
         return run_pass(*args)
 
     monkeypatch.setattr(worlds, "_run_pass", spy)
     near = simulate(con, defs, PLANNED, runs=30, seed=8)
-    assert shifts[0] == dt.timedelta(days=3) and shifts[1] >= dt.timedelta(weeks=1)
-    pd.testing.assert_frame_equal(shared.metrics, near.metrics)
-    pd.testing.assert_frame_equal(shared.capacity, near.capacity)
+    assert shifts[0] == dt.timedelta(weeks=1) and shifts[1] >= dt.timedelta(weeks=2)
+    pd.testing.assert_frame_equal(far.metrics, near.metrics)
+    pd.testing.assert_frame_equal(far.capacity, near.capacity)
 
 
+# A send before the last mailings (and their changes) was sent: fields, memberships and past
+# clicks newer than the send meet the world's clicks in time order, so no pattern is shared.
+@pytest.mark.parametrize("send", ["2026-11-03 07:30", "2026-06-02 07:30"])
 def test_a_simulated_world_fires_what_its_clicks_fire_for_real(
-    con: duckdb.DuckDBPyConnection, variant: linksim.Definitions
+    con: duckdb.DuckDBPyConnection, variant: linksim.Definitions, send: str
 ) -> None:
     # World 0 lives at the real time: load its clicks as real clicks of the planned mailing
     # and preview them; every count the simulation kept for world 0 must be what the preview
     # shows. (The bot filter is off in both: simulated clicks are people's.)
-    send_at = pd.Timestamp("2026-11-03 07:30").to_pydatetime()
+    send_at = pd.Timestamp(send).to_pydatetime()
     quiet = variant.model_copy(
         update={"bot_filter": variant.bot_filter.model_copy(update={"enabled": False})}
     )

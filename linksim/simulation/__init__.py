@@ -75,7 +75,9 @@ def simulate(
     fitted = model.fit(con, keep=[by] if by else [])
     model.draw_clickers(con, runs, seed)
     worlds.simulated_clicks(con, send_at, seed)
-    worlds.run_worlds(con, defs, mailing=mailing, send_at=send_at, pass_clicks=pass_clicks)
+    worlds.run_worlds(
+        con, defs, mailing=mailing, send_at=send_at, runs=runs, pass_clicks=pass_clicks
+    )
     result = SimulationResult(
         mailing=mailing,
         send_at=send_at,

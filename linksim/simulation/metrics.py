@@ -14,11 +14,11 @@ from linksim.store.query import run
 
 __all__ = ["capacity", "metrics", "timeline"]
 
-# metric, key, world, value: one row per world where the value is not 0
+# metric, key, world, value: one row per world where the value is not 0 (sim_clicker has one
+# row per world, link and person: a count of its rows counts persons)
 _PER_WORLD = """
 CREATE OR REPLACE TEMP TABLE sim_per_world AS
-SELECT 'clickers' AS metric, link_id::VARCHAR AS key, world,
-       count(DISTINCT person_id)::DOUBLE AS value
+SELECT 'clickers' AS metric, link_id::VARCHAR AS key, world, count(*)::DOUBLE AS value
 FROM sim_clicker GROUP BY ALL
 UNION ALL
 SELECT 'clickers_any', 'all', world, count(DISTINCT person_id) FROM sim_clicker GROUP BY ALL
@@ -39,8 +39,7 @@ SELECT 'tickets', category, world, sum(tickets) FROM sim_out_tickets GROUP BY AL
 UNION ALL
 SELECT 'script_calls', action_id, world, sum(calls) FROM sim_out_scripts GROUP BY ALL
 UNION ALL
-SELECT 'clickers_by', c.link_id || '|' || coalesce(b.value, '(none)'), c.world,
-       count(DISTINCT c.person_id)
+SELECT 'clickers_by', c.link_id || '|' || coalesce(b.value, '(none)'), c.world, count(*)
 FROM sim_clicker c LEFT JOIN sim_by b USING (person_id)
 WHERE EXISTS (SELECT 1 FROM sim_by)
 GROUP BY ALL

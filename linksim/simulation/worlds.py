@@ -6,17 +6,17 @@ So the sandbox (an in-memory catalog, made the default with ``USE`` while the en
 real database read beside it) holds, per world:
 
 - its own copy of each person who clicks in it and of their contact, under a virtual id
-  ``world * WORLD + id`` — with the person's fields and memberships that the definitions name,
-  and the past clicks that decide for them (see linksim.simulation.inputs);
+  ``world * WORLD + id`` — with the person's fields, memberships and removals that the
+  definitions name, and the past clicks that decide for them (see linksim.simulation.inputs);
 - its own stretch of time: world ``w`` happens ``w * SHIFT`` later (whole weeks, so weekdays
-  stay), so the sales reps — real ids, since definitions name them — have a calendar per world,
-  copied from their real appointments around the send.
+  stay), its copies' clocks too, so the sales reps — real ids, since definitions name them —
+  have a calendar per world, copied from their real appointments around the send.
 
 Actions whose outcome depends only on the order of a person's clicks go through once per
-distinct pattern of clicks (its own world, from ``runs`` on), the others per world; see
-_engine_clicks. The engine then runs unchanged, as a preview over the planned mailing's scope
-(scripts are not called), and ``sim_out_*`` keep what each world did: changes, follow-ups per
-owner and local day against capacity, tickets, script calls.
+distinct pattern of clicks, the others per world (linksim.simulation.patterns). The engine
+then runs unchanged, as a preview over the planned mailing's scope (scripts are not called),
+and ``sim_out_*`` keep what each world did: changes, follow-ups per owner and local day against
+capacity, tickets, script calls.
 """
 
 from __future__ import annotations
@@ -28,9 +28,10 @@ from collections.abc import Iterable
 import duckdb
 
 from linksim._rng import Rng
-from linksim.definitions import Action, Definitions
+from linksim.definitions import Definitions
 from linksim.engine.compile import compile_definitions
 from linksim.runs import OUTPUTS, simulate_pipeline
+from linksim.simulation import patterns
 from linksim.store.connect import init_schema
 from linksim.store.query import fetch_value, run
 
@@ -94,32 +95,35 @@ def run_worlds(
     *,
     mailing: int,
     send_at: dt.datetime,
+    runs: int,
     pass_clicks: int = PASS_CLICKS,
     share_patterns: bool = True,
 ) -> int:
-    """Run the engine over ``sim_clicks`` of every world; fill the ``sim_out_*`` tables.
+    """Run the engine over ``sim_clicks`` of ``runs`` worlds; fill the ``sim_out_*`` tables.
 
     The worlds go through in passes of about ``pass_clicks`` simulated clicks, whole worlds each
     (like an apply's batches: memory stays bounded however many worlds there are). With
     ``share_patterns``, the actions whose outcome depends only on the order of a person's
-    clicks go through once per distinct pattern of clicks, not once per world (see _split and
-    _engine_clicks); the result is the same. Returns the number of passes.
+    clicks go through once per distinct pattern of clicks, not once per world
+    (linksim.simulation.patterns); the result is the same. Returns the number of passes.
     """
     real = _quoted(str(fetch_value(con, "SELECT current_database()")))
     quiet = _for_mailing(con, defs, mailing)
-    per_world, alone = _split(quiet) if share_patterns else (quiet, None)
     compile_definitions(con, quiet)  # the names below come from the compiled definitions
-    runs = int(fetch_value(con, "SELECT coalesce(max(world), -1) + 1 FROM sim_clicks"))
-    world_actions = [a.id for entry in per_world.links for a in entry.actions]
-    params = {"world": WORLD, "send_at": send_at, "mailing": mailing, "runs": runs,
-              "calendar": CALENDAR, "calendar_before": CALENDAR_BEFORE,
-              "world_actions": world_actions}  # fmt: skip
-    _run_all(con, _OUTPUTS, params)
-    if alone is None:
-        _run_all(con, _ALL_CLICKS, params)
+    params: dict[str, object] = {
+        "world": WORLD, "send_at": send_at, "mailing": mailing, "runs": runs,
+        "calendar": CALENDAR, "calendar_before": CALENDAR_BEFORE,
+    }  # fmt: skip
+    if share_patterns and fetch_value(con, patterns.LATE, _used(patterns.LATE, params)):
+        share_patterns = False  # a send time in the past: the worlds' clicks as drawn
+    per_world, per_pattern = patterns.split(quiet) if share_patterns else (quiet, None)
+    params["world_actions"] = [a.id for entry in per_world.links for a in entry.actions]
+    _run_all(con, (*_OUTPUTS, patterns.OUTPUT), params)
+    if per_pattern is None:
+        _run_all(con, patterns.ALL_CLICKS, params)
     else:
         confirming = any(a.require == "confirmed" for e in per_world.links for a in e.actions)
-        _run_all(con, _engine_clicks(confirming), params)
+        _run_all(con, patterns.engine_clicks(confirming), params)
     bounds = _passes(con, pass_clicks, runs)
     for first, last in bounds:
         run(
@@ -128,74 +132,47 @@ def run_worlds(
             " WHERE world BETWEEN $first AND $last",
             {"first": first, "last": last},
         )
-        pass_defs = per_world if first < runs or alone is None else alone
-        shift = SHIFT
-        while (reach := _run_pass(con, pass_defs, real, params, shift)) is not None:
-            # again, with the worlds further apart (whole weeks: weekdays stay)
-            shift = WEEK * -(-max(2 * shift, 2 * reach) // WEEK)
+        pass_defs = per_pattern if first >= runs and per_pattern is not None else per_world
+        shift = _whole_weeks(max(SHIFT, CALENDAR + CALENDAR_BEFORE))
+        while (reach := _run_pass(con, pass_defs, real, {**params, "shift": shift})) is not None:
+            shift = _whole_weeks(2 * max(shift, reach))  # again, with the worlds further apart
         run(con, "DROP TABLE sim_pass_clicks")
-    _run_all(con, _TOTALS, params)
+    _run_all(con, patterns.TOTALS, params)
     return len(bounds)
 
 
-# Actions whose outcome in a world can depend on the clicks' times or on other persons: a
-# follow-up's day and owner's capacity, a confirmation's wait, a contact's interests, and an
-# every-click script or request, which counts every click.
-def _per_world(action: Action) -> bool:
-    return (
-        action.type == "follow_up"
-        or action.require == "confirmed"
-        or (action.type in ("script", "request") and getattr(action, "fire", "") == "every_click")
-        or getattr(action, "scope", "person") == "contact"
-    )
+def _whole_weeks(span: dt.timedelta) -> dt.timedelta:
+    """``span`` rounded up to whole weeks (a world shifted by them keeps its weekdays).
 
-
-STATE_TYPES = ("interest", "selection", "project", "set_field")
-
-
-def _split(defs: Definitions) -> tuple[Definitions, Definitions]:
-    """The definitions as two: the actions that go through per world, and the others, which
-    go through per person's pattern of clicks (what each fires depends only on which
-    actions fire and in which order, and firing is per action)."""
-    actions = [a for entry in defs.links for a in entry.actions]
-    world = {a.id for a in actions if _per_world(a)}
-    if any(a.type in STATE_TYPES and a.id in world for a in actions):
-        # state actions decide targets together (the last writer wins): all of them per world
-        world |= {a.id for a in actions if a.type in STATE_TYPES}
-    return _only(defs, world), _only(defs, {a.id for a in actions} - world)
-
-
-def _only(defs: Definitions, ids: set[str]) -> Definitions:
-    entries = (
-        entry.model_copy(update={"actions": tuple(a for a in entry.actions if a.id in ids)})
-        for entry in defs.links
-    )
-    return defs.model_copy(update={"links": tuple(e for e in entries if e.actions)})
+    >>> _whole_weeks(dt.timedelta(days=8))
+    datetime.timedelta(days=14)
+    """
+    return WEEK * -(-span // WEEK)
 
 
 def _run_pass(
-    con: duckdb.DuckDBPyConnection,
-    quiet: Definitions,
-    real: str,
-    params: dict[str, object],
-    shift: dt.timedelta,
+    con: duckdb.DuckDBPyConnection, defs: Definitions, real: str, params: dict[str, object]
 ) -> dt.timedelta | None:
-    """One pass in a new sandbox; ``sim_out_*`` get what it did. Returns, instead, how far
-    after the send a follow-up landed when that reaches the next world's days."""
-    compile_definitions(con, quiet)  # the copies below follow these definitions
+    """One pass of ``defs`` in a new sandbox, worlds ``params["shift"]`` apart; ``sim_out_*``
+    and ``sim_pattern_out`` get what it did. Returns None, or, when a follow-up landed so far
+    after its world's send that it reaches the next world's days, how far (and keeps nothing).
+    """
+    compile_definitions(con, defs)  # the copies below follow these definitions
     run(con, f"ATTACH ':memory:' AS {SANDBOX}")
     try:
         run(con, f"USE {SANDBOX}")
         init_schema(con)
-        params = {**params, "shift": shift}
         _run_all(con, _FILL, params, real=real)
-        send_at, mailing = params["send_at"], params["mailing"]
-        assert isinstance(send_at, dt.datetime) and isinstance(mailing, int)
-        simulate_pipeline(con, quiet, since=send_at, mailing=mailing)
+        simulate_pipeline(
+            con,
+            defs,
+            since=params["send_at"],  # type: ignore[arg-type]
+            mailing=params["mailing"],  # type: ignore[arg-type]
+        )
         reach = fetch_value(con, _REACH, _used(_REACH, params))
-        if reach is not None and reach >= shift - CALENDAR_BEFORE:
+        if reach is not None and reach >= params["shift"] - CALENDAR_BEFORE:  # type: ignore[operator]
             return reach  # type: ignore[no-any-return]
-        _run_all(con, _COLLECT, params)
+        _run_all(con, (*_COLLECT, *patterns.COLLECT), params)
         return None
     finally:
         run(con, f"USE {real}")
@@ -265,100 +242,6 @@ FROM ls_appointment_out a
 """
 
 
-# What goes through the engine, ``sim_engine_clicks`` (world, mailing_id, link_id, person_id,
-# clicked_at), and how the patterns map back to the worlds, ``sim_pattern_world`` (world,
-# person_id, pattern_world).
-#
-# - The per-world actions (_split) go through per world, on the clicks of their links.
-# - The others depend only on the sequence of links a person clicked: each distinct
-#   (person, sequence) goes through once, as the person's k-th pattern in world ``runs + k``,
-#   its clicks a second apart; _COLLECT and _TOTALS count what it did in every world that drew
-#   it. In a sequence, a link keeps only its first and last click: the first fires `once`
-#   actions, the last wins every target its every-click actions write.
-# - A click on a link without actions fires nothing and is read by nothing (the simulated
-#   clicks are people's: no bot rule looks at them), unless an action requires confirmation,
-#   which any later click of the mailing gives. Such clicks, often most of a mailing's, stay
-#   out of the engine; they are counted as clicks and clickers from sim_clicks all the same.
-_LINK_KIND = """
-CREATE OR REPLACE TEMP TABLE sim_link_kind AS
-SELECT la.link_id, bool_or(list_contains($world_actions, a.action_id)) AS per_world,
-       bool_or(NOT list_contains($world_actions, a.action_id)) AS per_pattern
-FROM ls_def_link_action la JOIN ls_def_action a USING (action_no)
-GROUP BY la.link_id
-"""
-_PATTERNS = (
-    # each person's clicks in each world on links with actions per pattern, as a sequence of
-    # links, a link's first and last click only
-    """
-    CREATE OR REPLACE TEMP TABLE sim_pattern_of AS
-    WITH sequence AS (
-        SELECT s.world, s.person_id,
-               -- sorted per group: cheaper than an ordered aggregate
-               list_transform(list_sort(list(struct_pack(t := s.clicked_at, l := s.link_id))),
-                              lambda x: x.l) AS links
-        FROM sim_clicks s
-        WHERE s.link_id IN (SELECT link_id FROM sim_link_kind WHERE per_pattern)
-        GROUP BY s.world, s.person_id
-    )
-    SELECT world, person_id,
-           list_filter(links, lambda x, i: list_position(links, x) = i
-                                           OR len(links) + 1
-                                              - list_position(list_reverse(links), x) = i)
-             AS links
-    FROM sequence
-    """,
-    """
-    CREATE OR REPLACE TEMP TABLE sim_pattern AS
-    SELECT person_id, links,
-           $runs + row_number() OVER (PARTITION BY person_id ORDER BY links) - 1
-             AS pattern_world
-    FROM (SELECT DISTINCT person_id, links FROM sim_pattern_of)
-    """,
-    """
-    CREATE OR REPLACE TEMP TABLE sim_pattern_world AS
-    SELECT o.world, o.person_id, p.pattern_world
-    FROM sim_pattern_of o JOIN sim_pattern p USING (person_id, links)
-    """,
-    "DROP TABLE sim_pattern_of",
-)
-_PATTERN_CLICKS = """
-    SELECT p.pattern_world, $mailing AS mailing_id, p.links[i] AS link_id, p.person_id,
-           $send_at::TIMESTAMP + to_seconds(i) AS clicked_at
-    FROM sim_pattern p, range(1, len(p.links) + 1) r(i)
-"""
-
-
-def _engine_clicks(confirming: bool) -> tuple[str, ...]:
-    """Statements making ``sim_engine_clicks``: per world, the clicks on links with actions per
-    world (with ``confirming``, all the clicks of the persons who click one: any later click
-    confirms); then the patterns' clicks."""
-    per_world = "SELECT link_id FROM sim_link_kind WHERE per_world"
-    if confirming:
-        world_clicks = f"""
-            SELECT s.world, s.mailing_id, s.link_id, s.person_id, s.clicked_at
-            FROM sim_clicks s
-            SEMI JOIN (SELECT world, person_id FROM sim_clicks
-                       WHERE link_id IN ({per_world})) q USING (world, person_id)"""
-    else:
-        world_clicks = f"""
-            SELECT world, mailing_id, link_id, person_id, clicked_at FROM sim_clicks
-            WHERE link_id IN ({per_world})"""
-    return (
-        _LINK_KIND,
-        *_PATTERNS,
-        "CREATE OR REPLACE TEMP TABLE sim_engine_clicks AS"
-        f" {world_clicks} UNION ALL {_PATTERN_CLICKS}",
-    )
-
-
-# without sharing: every world's clicks as drawn (for tests, which require the same result)
-_ALL_CLICKS = (
-    "CREATE OR REPLACE TEMP TABLE sim_pattern_world (world BIGINT, person_id BIGINT,"
-    " pattern_world BIGINT)",
-    "CREATE OR REPLACE TEMP TABLE sim_engine_clicks AS"
-    " SELECT world, mailing_id, link_id, person_id, clicked_at FROM sim_clicks",
-)
-
 # The sandbox's rows, in dependency order. {real} is the real catalog.
 _FILL = (
     # Past clicks can matter to the simulated ones only through the mailing's actions that
@@ -401,24 +284,26 @@ _FILL = (
            p.last_name, p.email, p.owner_id
     FROM sim_vperson v JOIN {real}.crm.person p ON p.person_id = v.person_id
     """,
-    # the state the definitions read: fields, memberships (person and contact)
+    # the state the definitions read: fields, memberships (person and contact) and removals,
+    # their clocks in the world's time, as the clicks'
     """
     INSERT INTO crm.person_field BY NAME
-    SELECT v.vid AS person_id, f.field, f.value, f.set_at
+    SELECT v.vid AS person_id, f.field, f.value, f.set_at + v.world * $shift AS set_at
     FROM sim_vperson v JOIN {real}.crm.person_field f ON f.person_id = v.person_id
     WHERE f.field IN (SELECT target FROM ls_def_state_op WHERE kind = 'field'
                       UNION SELECT name FROM ls_def_prefill)
     """,
     """
     INSERT INTO crm.person_interest BY NAME
-    SELECT v.vid AS person_id, m.interest_id, m.since
+    SELECT v.vid AS person_id, m.interest_id, m.since + v.world * $shift AS since
     FROM sim_vperson v JOIN {real}.crm.person_interest m ON m.person_id = v.person_id
     WHERE m.interest_id IN (SELECT target_id FROM ls_def_state_op
                             WHERE kind = 'interest' AND scope = 'person')
     """,
     """
     INSERT INTO crm.contact_interest BY NAME
-    SELECT DISTINCT v.world * $world + m.contact_id AS contact_id, m.interest_id, m.since
+    SELECT DISTINCT v.world * $world + m.contact_id AS contact_id, m.interest_id,
+           m.since + v.world * $shift AS since
     FROM sim_vperson v
     JOIN {real}.crm.person p ON p.person_id = v.person_id
     JOIN {real}.crm.contact_interest m ON m.contact_id = p.contact_id
@@ -427,15 +312,26 @@ _FILL = (
     """,
     """
     INSERT INTO crm.selection_member BY NAME
-    SELECT m.selection_id, v.vid AS person_id, m.since
+    SELECT m.selection_id, v.vid AS person_id, m.since + v.world * $shift AS since
     FROM sim_vperson v JOIN {real}.crm.selection_member m ON m.person_id = v.person_id
     WHERE m.selection_id IN (SELECT target_id FROM ls_def_state_op WHERE kind = 'selection')
     """,
     """
     INSERT INTO crm.project_member BY NAME
-    SELECT m.project_id, v.vid AS person_id, m.since
+    SELECT m.project_id, v.vid AS person_id, m.since + v.world * $shift AS since
     FROM sim_vperson v JOIN {real}.crm.project_member m ON m.person_id = v.person_id
     WHERE m.project_id IN (SELECT target_id FROM ls_def_state_op WHERE kind = 'project')
+    """,
+    """
+    INSERT INTO linksim.removal BY NAME
+    SELECT DISTINCT r.target_kind, r.scope, v.world * $world + r.owner_id AS owner_id,
+           r.target_id, r.removed_at + v.world * $shift AS removed_at
+    FROM sim_vperson v
+    JOIN {real}.crm.person p ON p.person_id = v.person_id
+    JOIN {real}.linksim.removal r
+      ON r.owner_id = CASE r.scope WHEN 'person' THEN p.person_id ELSE p.contact_id END
+    WHERE (r.target_kind, r.scope, r.target_id) IN (
+        SELECT kind, scope, target_id FROM ls_def_state_op)
     """,
     # each world's calendar: the real appointments around the send, shifted into its time
     # (the patterns' worlds book nothing: they hold no follow-up)
@@ -460,15 +356,15 @@ _FILL = (
            $send_at::TIMESTAMP + world * $shift AS delivered_at
     FROM sim_vperson
     """,
-    # the clicks: each world's persons' past eligible clicks on links with actions, then the
-    # simulated ones, in their world's time; ids in time order, ties as they were
+    # the clicks: each world's persons' past clicks that decide for them, then the simulated
+    # ones, all in their world's time; ids in time order, ties as they were
     """
     INSERT INTO mail.click BY NAME
     SELECT row_number() OVER (ORDER BY clicked_at, sim, source_id) AS click_id, mailing_id,
            link_id, person_id, clicked_at
     FROM (
-        SELECT c.mailing_id, c.link_id, v.vid AS person_id, c.clicked_at, 0 AS sim,
-               c.click_id AS source_id
+        SELECT c.mailing_id, c.link_id, v.vid AS person_id,
+               c.clicked_at + v.world * $shift AS clicked_at, 0 AS sim, c.click_id AS source_id
         FROM sim_vperson v
         JOIN sim_history_needed c ON c.person_id = v.person_id
         UNION ALL
@@ -491,16 +387,12 @@ _OUTPUTS = (
     "CREATE OR REPLACE TEMP TABLE sim_out_scripts (world BIGINT, action_id VARCHAR, calls BIGINT)",
     "CREATE OR REPLACE TEMP TABLE sim_out_tickets (world BIGINT, category VARCHAR,"
     " priority VARCHAR, tickets BIGINT)",
-    # what each pattern did: a change (action, kind, target), script calls (action) or
-    # tickets (category, priority), n times
-    "CREATE OR REPLACE TEMP TABLE sim_pattern_out (pattern_world BIGINT, person_id BIGINT,"
-    " what VARCHAR, a VARCHAR, b VARCHAR, c VARCHAR, n BIGINT)",
 )
 # what a pass leaves besides its outputs: dropped before the next
 _OUTPUT_RELATIONS = (*OUTPUTS, "sim_vperson")
 
-# What each world did (world = virtual id // WORLD; days back in world 0's time), and what each
-# pattern did (its world at least `runs`; counted in the worlds that drew it by _TOTALS).
+# What each world did (world = virtual id // WORLD; days back in world 0's time); the patterns'
+# worlds, from `runs` on, are linksim.simulation.patterns' to count.
 _COLLECT = (
     """
     INSERT INTO sim_out_changes
@@ -510,15 +402,6 @@ _COLLECT = (
            count(*) AS changes, count(DISTINCT person_id) AS people
     FROM ls_changes
     WHERE person_id // $world < $runs
-    GROUP BY ALL
-    """,
-    """
-    INSERT INTO sim_pattern_out
-    SELECT person_id // $world, person_id % $world, 'change', action_id, target_kind,
-           CASE WHEN target_kind IN ('appointment', 'ticket') THEN NULL ELSE target END,
-           count(*)
-    FROM ls_changes
-    WHERE person_id // $world >= $runs
     GROUP BY ALL
     """,
     """
@@ -551,82 +434,10 @@ _COLLECT = (
     GROUP BY ALL
     """,
     """
-    INSERT INTO sim_pattern_out
-    SELECT person_id // $world, person_id % $world, 'script', action_id, NULL, NULL, count(*)
-    FROM ls_fired
-    WHERE in_scope AND type = 'script' AND person_id // $world >= $runs
-    GROUP BY ALL
-    """,
-    """
     INSERT INTO sim_out_tickets
     SELECT person_id // $world AS world, category, priority, count(*) AS tickets
     FROM ls_ticket_out
     WHERE person_id // $world < $runs
-    GROUP BY ALL
-    """,
-    """
-    INSERT INTO sim_pattern_out
-    SELECT person_id // $world, person_id % $world, 'ticket', category, priority, NULL,
-           count(*)
-    FROM ls_ticket_out
-    WHERE person_id // $world >= $runs
-    GROUP BY ALL
-    """,
-)
-
-# The patterns' outcomes counted in the worlds that drew them. Many patterns do the same (one
-# click on the same link, a person already a member ...): each distinct outcome is counted per
-# world once, then spread into its rows.
-_TOTALS = (
-    """
-    CREATE OR REPLACE TEMP TABLE sim_outcome_of AS
-    SELECT pattern_world, person_id, list_sort(list(struct_pack(what, a, b, c, n))) AS outcome
-    FROM sim_pattern_out GROUP BY ALL
-    """,
-    """
-    CREATE OR REPLACE TEMP TABLE sim_outcome AS
-    SELECT row_number() OVER () AS outcome_no, outcome
-    FROM (SELECT DISTINCT outcome FROM sim_outcome_of)
-    """,
-    """
-    CREATE OR REPLACE TEMP TABLE sim_outcome_count AS
-    WITH numbered AS (
-        SELECT o.pattern_world, o.person_id, n.outcome_no
-        FROM sim_outcome_of o JOIN sim_outcome n USING (outcome)
-    )
-    SELECT w.world, n.outcome_no, count(*) AS people
-    FROM sim_pattern_world w JOIN numbered n USING (pattern_world, person_id)
-    GROUP BY ALL
-    """,
-    """
-    CREATE OR REPLACE TEMP TABLE sim_outcome_rows AS
-    SELECT c.world, c.people, r.x.what AS what, r.x.a AS a, r.x.b AS b, r.x.c AS c, r.x.n AS n
-    FROM sim_outcome_count c
-    JOIN (SELECT outcome_no, unnest(outcome) AS x FROM sim_outcome) r USING (outcome_no)
-    """,
-    """
-    CREATE OR REPLACE TEMP TABLE sim_out_changes AS
-    SELECT world, action_id, target_kind, target, sum(changes)::BIGINT AS changes,
-           sum(people)::BIGINT AS people
-    FROM (SELECT * FROM sim_out_changes
-          UNION ALL
-          SELECT world, a, b, c, n * people, people FROM sim_outcome_rows WHERE what = 'change')
-    GROUP BY ALL
-    """,
-    """
-    CREATE OR REPLACE TEMP TABLE sim_out_scripts AS
-    SELECT world, action_id, sum(calls)::BIGINT AS calls
-    FROM (SELECT * FROM sim_out_scripts
-          UNION ALL
-          SELECT world, a, n * people FROM sim_outcome_rows WHERE what = 'script')
-    GROUP BY ALL
-    """,
-    """
-    CREATE OR REPLACE TEMP TABLE sim_out_tickets AS
-    SELECT world, category, priority, sum(tickets)::BIGINT AS tickets
-    FROM (SELECT * FROM sim_out_tickets
-          UNION ALL
-          SELECT world, a, b, n * people FROM sim_outcome_rows WHERE what = 'ticket')
     GROUP BY ALL
     """,
 )
