@@ -198,7 +198,7 @@ def test_shared_patterns_and_far_follow_ups_do_not_change_the_result(
     run_pass = worlds._run_pass
 
     def spy(*args: Any) -> dt.timedelta | None:
-        shifts.append(args[-1]["shift"])
+        shifts.append(args[5])  # (con, defs, real, send_at, mailing, shift, params)
         return run_pass(*args)
 
     monkeypatch.setattr(worlds, "_run_pass", spy)

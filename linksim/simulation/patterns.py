@@ -100,24 +100,32 @@ SELECT EXISTS (
 
 _LINK_KIND = """
 CREATE OR REPLACE TEMP TABLE sim_link_kind AS
-SELECT la.link_id, bool_or(list_contains($world_actions, a.action_id)) AS per_world,
+SELECT la.link_id, row_number() OVER (ORDER BY la.link_id) AS link_no,
+       bool_or(list_contains($world_actions, a.action_id)) AS per_world,
        bool_or(NOT list_contains($world_actions, a.action_id)) AS per_pattern
 FROM ls_def_link_action la JOIN ls_def_action a USING (action_no)
 GROUP BY la.link_id
 """
 _PATTERNS = (
     # each person's clicks in each world on the links of pattern actions, as a sequence of
-    # links, each link's first and last click only
+    # links (by their link_no), each link's first and last click only
     """
     CREATE OR REPLACE TEMP TABLE sim_pattern_of AS
     WITH sequence AS (
         SELECT s.world, s.person_id,
-               -- sorted per group: cheaper than an ordered aggregate
-               list_transform(list_sort(list(struct_pack(t := s.clicked_at, l := s.link_id))),
-                              lambda x: x.l) AS links
+               -- (time, link) as one number, sorted per group: cheaper than an ordered
+               -- aggregate or a list of pairs. Times count from the send (simulated clicks
+               -- come after it), in microseconds: a BIGINT holds 292,000 years of them, over
+               -- the number of links
+               list_transform(
+                   list_sort(list((epoch_us(s.clicked_at) - epoch_us($send_at::TIMESTAMP))
+                                  * n.links + k.link_no)),
+                   lambda x: x % n.links) AS links
         FROM sim_clicks s
-        WHERE s.link_id IN (SELECT link_id FROM sim_link_kind WHERE per_pattern)
-        GROUP BY s.world, s.person_id
+        JOIN sim_link_kind k USING (link_id)
+        CROSS JOIN (SELECT count(*) + 1 AS links FROM sim_link_kind) n
+        WHERE k.per_pattern
+        GROUP BY s.world, s.person_id, n.links
     )
     SELECT world, person_id,
            list_filter(links, lambda x, i: list_position(links, x) = i
@@ -141,9 +149,10 @@ _PATTERNS = (
     "DROP TABLE sim_pattern_of",
 )
 _PATTERN_CLICKS = """
-    SELECT p.pattern_world, $mailing AS mailing_id, p.links[i] AS link_id, p.person_id,
+    SELECT p.pattern_world, $mailing AS mailing_id, k.link_id, p.person_id,
            $send_at::TIMESTAMP + to_seconds(i) AS clicked_at
     FROM sim_pattern p, range(1, len(p.links) + 1) r(i)
+    JOIN sim_link_kind k ON k.link_no = p.links[i]
 """
 
 
@@ -227,12 +236,25 @@ COLLECT = (
 # click on one link, a person already a member ...): each distinct outcome is counted per world
 # once, then spread into its rows, and added to what the worlds' own passes counted.
 TOTALS = (
+    # each distinct row of output, numbered; each pattern's outcome as its rows' numbers
+    """
+    CREATE OR REPLACE TEMP TABLE sim_outcome_row AS
+    SELECT row_number() OVER () AS row_no, *
+    FROM (SELECT DISTINCT output, action_id, target_kind, target, category, priority, n
+          FROM sim_pattern_out)
+    """,
     """
     CREATE OR REPLACE TEMP TABLE sim_outcome_of AS
-    SELECT pattern_world, person_id,
-           list_sort(list(struct_pack(output, action_id, target_kind, target, category,
-                                      priority, n))) AS outcome
-    FROM sim_pattern_out GROUP BY ALL
+    SELECT o.pattern_world, o.person_id, list_sort(list(r.row_no)) AS outcome
+    FROM sim_pattern_out o
+    JOIN sim_outcome_row r
+      ON r.output = o.output AND r.n = o.n
+     AND r.action_id IS NOT DISTINCT FROM o.action_id
+     AND r.target_kind IS NOT DISTINCT FROM o.target_kind
+     AND r.target IS NOT DISTINCT FROM o.target
+     AND r.category IS NOT DISTINCT FROM o.category
+     AND r.priority IS NOT DISTINCT FROM o.priority
+    GROUP BY ALL
     """,
     """
     CREATE OR REPLACE TEMP TABLE sim_outcome AS
@@ -251,9 +273,10 @@ TOTALS = (
     """,
     """
     CREATE OR REPLACE TEMP TABLE sim_outcome_rows AS
-    SELECT c.world, c.people, unnest(r.row)
+    SELECT c.world, c.people, r.* EXCLUDE (row_no)
     FROM sim_outcome_count c
-    JOIN (SELECT outcome_no, unnest(outcome) AS row FROM sim_outcome) r USING (outcome_no)
+    JOIN (SELECT outcome_no, unnest(outcome) AS row_no FROM sim_outcome) o USING (outcome_no)
+    JOIN sim_outcome_row r USING (row_no)
     """,
     """
     CREATE OR REPLACE TEMP TABLE sim_out_changes AS

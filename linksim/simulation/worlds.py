@@ -134,7 +134,7 @@ def run_worlds(
         )
         pass_defs = per_pattern if first >= runs and per_pattern is not None else per_world
         shift = _whole_weeks(max(SHIFT, CALENDAR + CALENDAR_BEFORE))
-        while (reach := _run_pass(con, pass_defs, real, {**params, "shift": shift})) is not None:
+        while reach := _run_pass(con, pass_defs, real, send_at, mailing, shift, params):
             shift = _whole_weeks(2 * max(shift, reach))  # again, with the worlds further apart
         run(con, "DROP TABLE sim_pass_clicks")
     _run_all(con, patterns.TOTALS, params)
@@ -151,27 +151,29 @@ def _whole_weeks(span: dt.timedelta) -> dt.timedelta:
 
 
 def _run_pass(
-    con: duckdb.DuckDBPyConnection, defs: Definitions, real: str, params: dict[str, object]
+    con: duckdb.DuckDBPyConnection,
+    defs: Definitions,
+    real: str,
+    send_at: dt.datetime,
+    mailing: int,
+    shift: dt.timedelta,
+    params: dict[str, object],
 ) -> dt.timedelta | None:
-    """One pass of ``defs`` in a new sandbox, worlds ``params["shift"]`` apart; ``sim_out_*``
-    and ``sim_pattern_out`` get what it did. Returns None, or, when a follow-up landed so far
+    """One pass of ``defs`` in a new sandbox, its worlds ``shift`` apart; ``sim_out_*`` and
+    ``sim_pattern_out`` get what it did. Returns None, or, when a follow-up landed so far
     after its world's send that it reaches the next world's days, how far (and keeps nothing).
     """
+    params = {**params, "shift": shift}
     compile_definitions(con, defs)  # the copies below follow these definitions
     run(con, f"ATTACH ':memory:' AS {SANDBOX}")
     try:
         run(con, f"USE {SANDBOX}")
         init_schema(con)
         _run_all(con, _FILL, params, real=real)
-        simulate_pipeline(
-            con,
-            defs,
-            since=params["send_at"],  # type: ignore[arg-type]
-            mailing=params["mailing"],  # type: ignore[arg-type]
-        )
-        reach = fetch_value(con, _REACH, _used(_REACH, params))
-        if reach is not None and reach >= params["shift"] - CALENDAR_BEFORE:  # type: ignore[operator]
-            return reach  # type: ignore[no-any-return]
+        simulate_pipeline(con, defs, since=send_at, mailing=mailing)
+        reach: dt.timedelta | None = fetch_value(con, _REACH, _used(_REACH, params))
+        if reach is not None and reach >= shift - CALENDAR_BEFORE:
+            return reach
         _run_all(con, (*_COLLECT, *patterns.COLLECT), params)
         return None
     finally:
