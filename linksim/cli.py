@@ -132,6 +132,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
                 # lint on the same connection: the report shows its findings first
                 title, source = _report_text(args)
                 result.to_html(args.html, title=title, source=source, lint=lint(con, args.defs))
+                print(f"report written to {args.html}", file=sys.stderr)
         else:
             batch = parse_batch(args.batch) if args.batch else None
             # the bar draws on a terminal only, and never over --json output
@@ -255,6 +256,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     print(result.to_json() if args.json else result)
     if args.html:
         result.to_html(args.html)
+        print(f"report written to {args.html}", file=sys.stderr)
     return EXIT_OK
 
 
