@@ -134,6 +134,42 @@ def test_a_version_1_file_is_migrated_on_open_with_its_rows(db_path: Path) -> No
     con.close()
 
 
+def test_a_file_made_before_a_column_was_declared_gets_it(db_path: Path) -> None:
+    # crm.appointment.assignment came after version 1: a version 1 file whose appointments
+    # lack it (and have an enforced key, so the migration rebuilds the table) gets it, at its
+    # default, with the rows it had
+    _make_version_1(db_path)
+    con = duckdb.connect(str(db_path))
+    before = ddl(table("crm.appointment")).replace(",\n  assignment BOOLEAN DEFAULT false", "")
+    assert "assignment" not in before
+    con.execute("DROP TABLE crm.appointment").fetchall()
+    con.execute(before.replace("\n)", ",\n  PRIMARY KEY (appointment_id)\n)")).fetchall()
+    con.execute(
+        "INSERT INTO crm.appointment (appointment_id, kind, task_type, owner_id, starts_at,"
+        " duration_minutes) VALUES ('a', 'task', 'Call', 1, TIMESTAMP '2026-01-02 09:00', 15)"
+    ).fetchall()
+    con.close()
+    con = connect(db_path)
+    assert "crm.appointment" not in _primary_keys(con)
+    assert con.execute(
+        "SELECT appointment_id, owner_id, assignment FROM crm.appointment"
+    ).fetchall() == [("a", 1, False)]
+    con.close()
+
+
+def test_a_column_declared_since_is_added_with_its_default(db_path: Path) -> None:
+    con = connect(db_path)
+    con.execute("ALTER TABLE crm.appointment DROP COLUMN assignment").fetchall()
+    con.close()
+    con = connect(db_path)
+    con.execute(
+        "INSERT INTO crm.appointment (appointment_id, kind, task_type, owner_id, starts_at,"
+        " duration_minutes) VALUES ('a', 'task', 'Call', 1, now(), 15)"
+    ).fetchall()
+    assert con.execute("SELECT assignment FROM crm.appointment").fetchall() == [(False,)]
+    con.close()
+
+
 def test_a_version_2_file_learns_the_segment_run_mode(db_path: Path) -> None:
     con = connect(db_path)
     con.execute("DROP TABLE linksim.run").fetchall()

@@ -138,7 +138,8 @@ def init_schema(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def _add_missing_columns(con: duckdb.DuckDBPyConnection) -> None:
-    """Columns declared since the file was made: added at the end, empty (SPEC §2 allows it)."""
+    """Columns declared since the file was made: added at the end, empty or with their default
+    (SPEC §2 allows it)."""
     present = {
         (f"{schema}.{table}", column)
         for schema, table, column in con.execute(
@@ -149,7 +150,8 @@ def _add_missing_columns(con: duckdb.DuckDBPyConnection) -> None:
     for t in TABLES:
         for c in t.columns:
             if (t.name, c.name) not in present:
-                run(con, f"ALTER TABLE {t.name} ADD COLUMN {c.name} {c.type}")
+                default = f" DEFAULT {c.default}" if c.default is not None else ""
+                run(con, f"ALTER TABLE {t.name} ADD COLUMN {c.name} {c.type}{default}")
 
 
 def _check_version(con: duckdb.DuckDBPyConnection, name: str) -> None:

@@ -30,10 +30,20 @@ def _enforced_keys(con: duckdb.DuckDBPyConnection) -> set[str]:
 
 
 def _rebuild(con: duckdb.DuckDBPyConnection, name: str) -> None:
-    """Rebuild table ``name`` as the schema declares it now, with its rows."""
+    """Rebuild table ``name`` as the schema declares it now, with its rows (a column declared
+    since the file was made gets its default)."""
     t = next(t for t in TABLES if t.name == name)
     old = t.name + "__old"
-    columns = ", ".join(t.column_names)
+    schema, table = t.name.split(".")
+    present = {
+        column
+        for (column,) in con.execute(
+            "SELECT column_name FROM duckdb_columns() WHERE database_name = current_database()"
+            " AND schema_name = ? AND table_name = ?",
+            [schema, table],
+        ).fetchall()
+    }
+    columns = ", ".join(c for c in t.column_names if c in present)
     run(con, f"ALTER TABLE {t.name} RENAME TO {old.split('.')[1]}")
     run(con, ddl(t))
     run(con, f"INSERT INTO {t.name} ({columns}) SELECT {columns} FROM {old}")
