@@ -457,7 +457,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--by",
         metavar="FIELD",
-        help="also count clickers per value of an extra field or contact.category|business|country",
+        help="also count clickers per value of an extra field (numbers in quartiles, dates by "
+        "year) or contact.category|business|country",
     )
     p.add_argument(
         "--send-at",

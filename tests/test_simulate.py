@@ -287,6 +287,14 @@ def test_a_simulated_world_fires_what_its_clicks_fire_for_real(
     )
 
 
+def test_by_a_date_field_counts_per_year(
+    con: duckdb.DuckDBPyConnection, defs: linksim.Definitions
+) -> None:
+    by = simulate(con, defs, PLANNED, runs=10, seed=2, by="customer_since").metric("clickers_by")
+    values = {k.split("|", 1)[1] for k in by["key"]}
+    assert values and all(v == "(none)" or (len(v) == 4 and v.isdigit()) for v in values)
+
+
 def test_simulate_refuses_what_it_cannot_do(
     con: duckdb.DuckDBPyConnection, defs: linksim.Definitions
 ) -> None:
@@ -310,8 +318,20 @@ def test_cli_simulate_json(demo: Path, capsys: pytest.CaptureFixture[str]) -> No
         "follow_ups",
         "tickets",
     }
+    names = dict(
+        duckdb.connect(str(demo), read_only=True)
+        .execute(
+            "SELECT l.link_id::VARCHAR, coalesce(l.name, l.url) FROM mail.mailing_link ml"
+            " JOIN mail.link l USING (link_id) WHERE ml.mailing_id = ?",
+            [PLANNED],
+        )
+        .fetchall()
+    )
+    assert out["links"] == names and len(names) == 5
     assert main(args) == 0
-    assert "Clickers per link" in capsys.readouterr().out
+    text = capsys.readouterr().out
+    assert "Clickers per link" in text
+    assert all(f"{name} ({link})" in text for link, name in names.items())  # links by name
     with pytest.raises(SystemExit) as stop:
         main([*args[:-2], "--runs", "0"])
     assert stop.value.code == 2
@@ -328,4 +348,8 @@ def test_result_renders_and_plots(
     assert "<table" in page and "Clickers per link" in page
     fan, heat = result.plot_fan(), result.plot_workload()
     assert fan.axes and fan.axes[0].get_xlabel() == "hours after the send"
+    assert [ax.get_title() for ax in fan.axes] == [
+        result.link_label(k) for k in sorted(result.timeline["link_id"].unique())
+    ]
+    assert all("(" in ax.get_title() for ax in fan.axes)  # named: "Book a demo (2)"
     assert heat.axes[0].get_ylabel() == "owner (associate id)"

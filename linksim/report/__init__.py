@@ -268,7 +268,7 @@ def _metric_table(
 ) -> dict[str, Any]:
     parts = rows["key"].astype(str).str.split("|", n=len(keys) - 1, expand=True)
     frame = pd.DataFrame({k: parts[i] for i, k in enumerate(keys)})
-    if names:  # owner ids as "name (id)"
+    if names:  # owner and link ids as "name (id)"
         first = keys[0]
         frame[first] = [f"{names[k]} ({k})" if names.get(k) else k for k in frame[first]]
     # the mean to a tenth; the percentiles as whole counts, as the command line prints them
@@ -313,8 +313,10 @@ def simulation_html(result: SimulationResult, *, title: str | None = None) -> st
     """The report of a forward simulation: intervals as fan charts, capacity at risk."""
     owners = {str(k): str(v) for k, v in zip(result.capacity["owner_id"],
                                               result.capacity["owner"], strict=True)}  # fmt: skip
+    links = {str(k): f"{v}" for k, v in result.links.items()}
+    names = {"follow_ups": owners, "clickers": links, "clickers_by": links}
     metrics = {  # None: no world has any
-        name: _metric_table(result.metric(name), keys, owners if name == "follow_ups" else None)
+        name: _metric_table(result.metric(name), keys, names.get(name))
         if not result.metric(name).empty
         else None
         for name, keys in _METRIC_KEYS.items()
@@ -328,7 +330,8 @@ def simulation_html(result: SimulationResult, *, title: str | None = None) -> st
             "Fan charts, one per link, of the clickers so far by hours after the send: median "
             "line, 50% and 90% bands over the simulated worlds. Means: "
             + "; ".join(
-                f"link {k} {m:,.1f}" for k, m in zip(clickers["key"], clickers["mean"], strict=True)
+                f"{result.link_label(k)} {m:,.1f}"
+                for k, m in zip(clickers["key"], clickers["mean"], strict=True)
             ),
         )
     risky = result.over_capacity()

@@ -45,8 +45,8 @@ def simulate(
         defs: the definitions whose actions the clicks fire.
         mailing: the planned mailing (``mail.mailing``; its recipients in ``mail.recipient``).
         runs: how many worlds to simulate.
-        by: also count clickers per value of this extra field (numbers in quartiles), or
-            ``contact.category``, ``contact.business``, ``contact.country``.
+        by: also count clickers per value of this extra field (numbers in quartiles, dates by
+            year), or ``contact.category``, ``contact.business``, ``contact.country``.
         send_at: when it is sent (UTC); default its ``sent_at``, else the next full hour.
         seed: the same seed gives the same worlds.
         pass_clicks: simulated clicks per pass through the engine (whole worlds each); fewer
@@ -87,6 +87,7 @@ def simulate(
         timeline=metrics.timeline(con, runs, send_at),
         model=fitted,
         by=by,
+        links=_link_names(con, mailing),
     )
     if not keep_relations:
         # millions of rows at 1,000 worlds: not left in the session's memory
@@ -144,13 +145,17 @@ def _by(con: duckdb.DuckDBPyConnection, by: str | None) -> None:
             f"--by {by!r}: not an extra field (crm.extra_field) nor one of "
             f"{', '.join(BY_CONTACT)}; the extra fields are: {', '.join(known) or 'none'}"
         )
-    # numbers in the quartiles the click model uses (sim_attr), other values as stored
+    # numbers in the quartiles the click model uses (sim_attr), dates by year (one row per
+    # day would be unreadable), other values as stored
     run(
         con,
         """
         CREATE OR REPLACE TEMP TABLE sim_by AS
         SELECT f.person_id,
-               CASE WHEN x.type IN ('integer', 'decimal') THEN a.value ELSE f.value END AS value
+               CASE WHEN x.type IN ('integer', 'decimal') THEN a.value
+                    WHEN x.type = 'date' THEN coalesce(strftime(TRY_CAST(f.value AS DATE), '%Y'),
+                                                       f.value)
+                    ELSE f.value END AS value
         FROM crm.person_field f
         JOIN crm.extra_field x ON x.name = f.field
         LEFT JOIN sim_attr a ON a.person_id = f.person_id AND a.attr = f.field
@@ -158,3 +163,13 @@ def _by(con: duckdb.DuckDBPyConnection, by: str | None) -> None:
         """,
         {"f": by},
     )
+
+
+def _link_names(con: duckdb.DuckDBPyConnection, mailing: int) -> dict[int, str]:
+    """The mailing's links by id: their names, else their URLs."""
+    rows = con.execute(
+        "SELECT l.link_id, coalesce(l.name, l.url) FROM mail.mailing_link ml"
+        " JOIN mail.link l USING (link_id) WHERE ml.mailing_id = $m",
+        {"m": mailing},
+    ).fetchall()
+    return {int(link): str(name) for link, name in rows}

@@ -42,6 +42,7 @@ class SimulationResult:
             daily capacity and the probability of exceeding it.
         timeline: clickers per link by hours after the send, percentiles (for fan charts).
         model: what the click model learned.
+        links: the mailing's links' names (``mail.link.name``, else the URL) by id.
     """
 
     def __init__(
@@ -55,6 +56,7 @@ class SimulationResult:
         timeline: pd.DataFrame,
         model: FittedModel,
         by: str | None,
+        links: dict[int, str] | None = None,
     ) -> None:
         self.mailing = mailing
         self.send_at = send_at
@@ -64,6 +66,12 @@ class SimulationResult:
         self.timeline = timeline
         self.model = model
         self.by = by
+        self.links = links or {}
+
+    def link_label(self, link_id: object) -> str:
+        """``"Book a demo (2)"``: a link by name and id, or its id alone when it has no name."""
+        name = self.links.get(int(str(link_id))) if str(link_id).isdigit() else None
+        return f"{name} ({link_id})" if name else str(link_id)
 
     def metric(self, name: str) -> pd.DataFrame:
         """The rows of one metric, e.g. ``result.metric("clickers")``."""
@@ -76,7 +84,8 @@ class SimulationResult:
 
     def to_dict(self) -> dict[str, Any]:
         """SPEC §5's JSON: ``{"runs", "metrics": [{metric, key, mean, p05, p50, p95}]}``, and
-        more keys: the mailing, the send time, the capacity table and the model's summary."""
+        more keys: the mailing, the send time, the links' names, the capacity table and the
+        model's summary."""
         rows = [
             {k: _plain(v) for k, v in r.items()}
             for r in self.metrics[
@@ -104,6 +113,7 @@ class SimulationResult:
             "mailing": self.mailing,
             "by": self.by,
             "send_at": self.send_at.isoformat(),
+            "links": {str(k): v for k, v in sorted(self.links.items())},
             "metrics": rows,
             "capacity": capacity,
             "model": {
@@ -132,6 +142,9 @@ class SimulationResult:
                 key = str(r.key)
                 if metric == "follow_ups" and owners.get(int(key)):
                     key = f"{owners[int(key)]} ({key})"
+                elif metric in ("clickers", "clickers_by"):
+                    link, _, value = key.partition("|")
+                    key = self.link_label(link) + (f" | {value}" if value else "")
                 lines.append(f"  {key:<48} {r.mean:9.1f}  [{r.p05:,.0f} to {r.p95:,.0f}]")
         risky = self.over_capacity()
         days = len(self.capacity)
@@ -199,7 +212,7 @@ class SimulationResult:
             ax.fill_between(t["hours"], t["p25"], t["p75"], alpha=0.45, label="50%")
             ax.plot(t["hours"], t["p50"], color="black", linewidth=1, label="median")
             ax.set_xscale("log")
-            ax.set_title(f"link {link}")
+            ax.set_title(self.link_label(link), fontsize="medium")
             ax.set_xlabel("hours after the send")
             ax.set_ylabel("clickers so far")
         axes[0][0].legend(loc="upper left", fontsize="small")
