@@ -16,12 +16,14 @@ It is specific to the demo definitions: the actions are written out below (check
 YAML at start, so an edit of the file fails loudly instead of measuring something else), and the
 templates are SQL string concatenations. What it leaves out, on purpose:
 
+- `require: confirmed`: the webinar calls fire for the first eligible click, without waiting for
+  a confirming click (so the floor creates more of them than the engine: 5,098 more at 1M clicks);
 - `{team: Nordics}` balancing per day: the webinar calls go round-robin over the team members;
 - `next_free_slot` scheduling: a demo meeting starts at its due time (`starts_at = due_at`);
 - template rendering beyond `||`: no HTML escaping of the feedback text's merge values;
 - the script call: `crm_enrich` (lead_score = 50 + 10 * least(link_hits, 5)) is inlined as SQL;
 - moving an existing created row to an earlier source click (a re-run or late-loaded click):
-  existing ids are skipped (`ON CONFLICT DO NOTHING`), which is all a fresh backfill needs;
+  existing ids are skipped (an anti-join), which is all a fresh backfill needs;
 - run accounting (clicks seen / eligible / bot / quarantined), the preview frames, the workload
   report, `linksim.script_run`, and the restriction to the persons who clicked in a scope (a
   backfill has no scope: every click counts).
@@ -237,12 +239,20 @@ WHERE l.owner_id IS NULL
    OR (w.clicked_at = l.s.at AND w.click_id = l.s.src AND w.value IS DISTINCT FROM l.s.value)
 """
 
-WRITE_FIELDS = """
-INSERT INTO crm.person_field (person_id, field, value, set_at, source_click_id)
-SELECT person_id, field, value, clicked_at, click_id FROM fl_field_applied
-ON CONFLICT (person_id, field) DO UPDATE
-SET value = excluded.value, set_at = excluded.set_at, source_click_id = excluded.source_click_id
-"""
+# The click-scaled tables keep their keys declared, not enforced (linksim.store.schema), as the
+# engine writes them: existing rows are updated, the others appended (no upsert).
+WRITE_FIELDS = (
+    """
+    UPDATE crm.person_field t
+    SET value = a.value, set_at = a.clicked_at, source_click_id = a.click_id
+    FROM fl_field_applied a WHERE t.person_id = a.person_id AND t.field = a.field
+    """,
+    """
+    INSERT INTO crm.person_field (person_id, field, value, set_at, source_click_id)
+    SELECT a.person_id, a.field, a.value, a.clicked_at, a.click_id FROM fl_field_applied a
+    ANTI JOIN crm.person_field t ON t.person_id = a.person_id AND t.field = a.field
+    """,
+)
 
 # (table, kind, scope, owner column, target column) of each membership table.
 MEMBER_TABLES = (
@@ -259,11 +269,15 @@ def member_writes() -> list[str]:
     for table, kind, scope, owner, target in MEMBER_TABLES:
         mine = f"a.kind = '{kind}' AND a.scope = '{scope}'"
         out.append(
+            f"UPDATE {table} t SET since = a.clicked_at, source_click_id = a.click_id "
+            f"FROM fl_member_applied a WHERE {mine} AND a.op = 'add' "
+            f"AND t.{owner} = a.owner_id AND t.{target} = a.target_id"
+        )
+        out.append(
             f"INSERT INTO {table} ({owner}, {target}, since, source_click_id) "
             f"SELECT owner_id, target_id, clicked_at, click_id FROM fl_member_applied a "
-            f"WHERE {mine} AND a.op = 'add' "
-            f"ON CONFLICT ({owner}, {target}) DO UPDATE "
-            f"SET since = excluded.since, source_click_id = excluded.source_click_id"
+            f"ANTI JOIN {table} t ON t.{owner} = a.owner_id AND t.{target} = a.target_id "
+            f"WHERE {mine} AND a.op = 'add'"
         )
         out.append(
             f"DELETE FROM {table} t USING fl_member_applied a "
@@ -275,14 +289,19 @@ def member_writes() -> list[str]:
         "WHERE a.op = 'add' AND a.kind = r.target_kind AND a.scope = r.scope "
         "AND a.owner_id = r.owner_id AND a.target_id = r.target_id"
     )
+    same = (
+        "a.kind = r.target_kind AND a.scope = r.scope AND a.owner_id = r.owner_id "
+        "AND a.target_id = r.target_id"
+    )
+    out.append(
+        "UPDATE linksim.removal r SET removed_at = a.clicked_at, source_click_id = a.click_id, "
+        f"run_id = getvariable('run_id') FROM fl_member_applied a WHERE a.op = 'remove' AND {same}"
+    )
     out.append(
         "INSERT INTO linksim.removal "
         "(target_kind, scope, owner_id, target_id, removed_at, source_click_id, run_id) "
         "SELECT kind, scope, owner_id, target_id, clicked_at, click_id, getvariable('run_id') "
-        "FROM fl_member_applied WHERE op = 'remove' "
-        "ON CONFLICT (target_kind, scope, owner_id, target_id) DO UPDATE "
-        "SET removed_at = excluded.removed_at, source_click_id = excluded.source_click_id, "
-        "run_id = excluded.run_id"
+        f"FROM fl_member_applied a ANTI JOIN linksim.removal r ON {same} WHERE a.op = 'remove'"
     )
     return out
 
@@ -387,8 +406,8 @@ WHERE f.action_id IN ('pricing-ticket', 'support-ticket')
 """
 
 WRITE_CREATED = (
-    "INSERT INTO crm.appointment SELECT * EXCLUDE (clicked_at) FROM fl_appointment",
-    "INSERT INTO crm.ticket SELECT * FROM fl_ticket",
+    "INSERT INTO crm.appointment BY NAME SELECT * EXCLUDE (clicked_at) FROM fl_appointment",
+    "INSERT INTO crm.ticket BY NAME SELECT * FROM fl_ticket",
 )
 
 RESPONSES = """
@@ -491,7 +510,7 @@ def statements() -> list[tuple[str, str]]:
         ("member_applied", MEMBER_APPLIED),
         ("appointments", APPOINTMENTS),
         ("tickets", TICKETS),
-        ("write_fields", WRITE_FIELDS),
+        *(("write_fields", sql) for sql in WRITE_FIELDS),
         *(("write_members", sql) for sql in member_writes()),
         ("write_created", WRITE_CREATED[0]),
         ("write_created", WRITE_CREATED[1]),
