@@ -313,7 +313,7 @@ def simulation_html(result: SimulationResult, *, title: str | None = None) -> st
     """The report of a forward simulation: intervals as fan charts, capacity at risk."""
     owners = {str(k): str(v) for k, v in zip(result.capacity["owner_id"],
                                               result.capacity["owner"], strict=True)}  # fmt: skip
-    links = {str(k): f"{v}" for k, v in result.links.items()}
+    links = {str(k): v for k, v in result.links.items()}
     names = {"follow_ups": owners, "clickers": links, "clickers_by": links}
     metrics = {  # None: no world has any
         name: _metric_table(result.metric(name), keys, names.get(name))

@@ -28,10 +28,12 @@ goes through as drawn.
 from __future__ import annotations
 
 from linksim.definitions import Action, Definitions
+from linksim.definitions.state import InterestAction, ProjectAction, SelectionAction, SetFieldAction
+from linksim.engine.write import MEMBERSHIPS
 
 __all__ = ["ALL_CLICKS", "COLLECT", "LATE", "OUTPUT", "TOTALS", "engine_clicks", "split"]
 
-STATE_TYPES = ("interest", "selection", "project", "set_field")
+STATE_ACTIONS = (InterestAction, SelectionAction, ProjectAction, SetFieldAction)
 
 
 def per_world(action: Action) -> bool:
@@ -53,8 +55,8 @@ def split(defs: Definitions) -> tuple[Definitions, Definitions]:
     """
     actions = [a for entry in defs.links for a in entry.actions]
     world = {a.id for a in actions if per_world(a)}
-    if any(a.type in STATE_TYPES and a.id in world for a in actions):
-        world |= {a.id for a in actions if a.type in STATE_TYPES}
+    if any(isinstance(a, STATE_ACTIONS) and a.id in world for a in actions):
+        world |= {a.id for a in actions if isinstance(a, STATE_ACTIONS)}
     return _only(defs, world), _only(defs, {a.id for a in actions} - world)
 
 
@@ -68,34 +70,32 @@ def _only(defs: Definitions, ids: set[str]) -> Definitions:
 
 # Whether a recipient has a stored clock, on a target the definitions write, or a past click
 # that decides for them, at or after the send: then a pattern, whose clicks come right after
-# the send, could meet it in another order than the world's clicks do.
-LATE = """
+# the send, could meet it in another order than the world's clicks do. (Contact-wide targets go
+# per world anyway.)
+_LATE_MEMBERS = "".join(
+    f"""
+    OR EXISTS (
+        SELECT 1 FROM {table} m SEMI JOIN recipient r ON r.person_id = m.{owner}
+        WHERE m.since >= $send_at
+          AND m.{target} IN (SELECT target_id FROM targets WHERE kind = '{kind}'))"""
+    for table, scope, owner, target, kind in MEMBERSHIPS
+    if scope == "person"
+)
+LATE = f"""
 WITH recipient AS (SELECT DISTINCT person_id FROM sim_target),
 targets AS (SELECT DISTINCT kind, target_id, field FROM ls_def_state_op WHERE scope = 'person')
 SELECT EXISTS (
-    SELECT 1 FROM crm.person_field f SEMI JOIN recipient USING (person_id)
-    WHERE f.set_at >= $send_at
-      AND f.field IN (SELECT field FROM targets WHERE kind = 'field')
-) OR EXISTS (
-    SELECT 1 FROM crm.person_interest m SEMI JOIN recipient USING (person_id)
-    WHERE m.since >= $send_at
-      AND m.interest_id IN (SELECT target_id FROM targets WHERE kind = 'interest')
-) OR EXISTS (
-    SELECT 1 FROM crm.selection_member m SEMI JOIN recipient USING (person_id)
-    WHERE m.since >= $send_at
-      AND m.selection_id IN (SELECT target_id FROM targets WHERE kind = 'selection')
-) OR EXISTS (
-    SELECT 1 FROM crm.project_member m SEMI JOIN recipient USING (person_id)
-    WHERE m.since >= $send_at
-      AND m.project_id IN (SELECT target_id FROM targets WHERE kind = 'project')
-) OR EXISTS (
-    SELECT 1 FROM linksim.removal r
-    WHERE r.scope = 'person' AND r.removed_at >= $send_at
-      AND r.owner_id IN (SELECT person_id FROM recipient)
-) OR EXISTS (
-    SELECT 1 FROM sim_history_click h SEMI JOIN recipient USING (person_id)
-    WHERE h.clicked_at >= $send_at
-)
+        SELECT 1 FROM crm.person_field f SEMI JOIN recipient USING (person_id)
+        WHERE f.set_at >= $send_at
+          AND f.field IN (SELECT field FROM targets WHERE kind = 'field'))
+    {_LATE_MEMBERS}
+    OR EXISTS (
+        SELECT 1 FROM linksim.removal r
+        WHERE r.scope = 'person' AND r.removed_at >= $send_at
+          AND r.owner_id IN (SELECT person_id FROM recipient))
+    OR EXISTS (
+        SELECT 1 FROM sim_history_click h SEMI JOIN recipient USING (person_id)
+        WHERE h.clicked_at >= $send_at)
 """
 
 _LINK_KIND = """
