@@ -111,7 +111,6 @@ SELECT a.owner_id, any_value(s.name) AS owner,
 FROM crm.appointment a LEFT JOIN crm.associate s ON s.associate_id = a.owner_id
 GROUP BY a.owner_id, day
 HAVING follow_ups > 0
-ORDER BY a.owner_id, day
 """
 
 
@@ -127,25 +126,29 @@ WHERE in_scope AND quarantine_reason IS NULL AND bot_reason IS NOT NULL
 
 # Per bot rule: the clicks and people it caught, and the actions those clicks did not trigger:
 # per action type, how many of its actions' links they clicked. After `WITH bots AS (…),`.
+# Counted per (link, mailing) before the join to the actions: millions of bot clicks, few links.
 BOT_RULES_SQL = f"""
+per_link AS (
+    SELECT reason, link_id, mailing_id, count(*) AS clicks FROM bots GROUP BY ALL
+),
 hit AS (
-    SELECT b.reason, b.click_id, a.type
-    FROM bots b
+    SELECT DISTINCT g.reason, g.link_id, g.mailing_id, g.clicks, a.type
+    FROM per_link g
     JOIN ls_def_link_action la
-      ON la.link_id = b.link_id AND (la.mailing_id IS NULL OR la.mailing_id = b.mailing_id)
+      ON la.link_id = g.link_id AND (la.mailing_id IS NULL OR la.mailing_id = g.mailing_id)
     JOIN ls_def_action a ON a.action_no = la.action_no
 ),
 held AS (
     SELECT reason, string_agg(type || ' ' || clicks, ', ' ORDER BY clicks DESC, type)
              AS actions_not_triggered
-    FROM (SELECT reason, type, count(DISTINCT click_id) AS clicks FROM hit GROUP BY ALL)
+    FROM (SELECT reason, type, sum(clicks)::BIGINT AS clicks FROM hit GROUP BY ALL)
     GROUP BY reason
 )
-SELECT b.reason, count(*) AS clicks, count(DISTINCT b.person_id) AS people,
-       any_value(h.actions_not_triggered) AS actions_not_triggered
-FROM bots b LEFT JOIN held h USING (reason)
-GROUP BY b.reason
-ORDER BY list_position({list(BOT_REASONS)!r}, b.reason)
+SELECT r.reason, r.clicks, r.people, h.actions_not_triggered
+FROM (SELECT reason, count(*) AS clicks, count(DISTINCT person_id) AS people
+      FROM bots GROUP BY reason) r
+LEFT JOIN held h USING (reason)
+ORDER BY list_position({list(BOT_REASONS)!r}, r.reason)
 """
 
 
@@ -633,22 +636,35 @@ def _job_counts(con: duckdb.DuckDBPyConnection, job: str, plan: list[Batch]) -> 
 
 
 # After an apply, its change set is in the database: the result reads it from there on demand.
+# An applied run's frames, read from the database: (rows, order). The summaries read the rows
+# unordered: sorting millions of changes for a count is wasted.
 APPLIED_FRAMES = {
-    "changes": "SELECT click_id, action_id, person_id, target_kind, target, old_value, new_value,"
-    " changed_at, contact_id, cause FROM linksim.change WHERE run_id = $run"
-    " ORDER BY changed_at, click_id, action_id, target_kind, target",
-    "appointments": "SELECT * FROM crm.appointment WHERE appointment_id IN ("
-    " SELECT target FROM linksim.change WHERE run_id = $run AND target_kind = 'appointment')"
-    " ORDER BY appointment_id",
-    "tickets": "SELECT * FROM crm.ticket WHERE ticket_id IN ("
-    " SELECT target FROM linksim.change WHERE run_id = $run AND target_kind = 'ticket')"
-    " ORDER BY ticket_id",
-    "responses": "SELECT * EXCLUDE (run_id) FROM linksim.response WHERE run_id = $run"
-    " ORDER BY click_id, action_id",
-    "workload": APPLIED_WORKLOAD_SQL,
-    "bots": "SELECT b.click_id, c.mailing_id, c.link_id, c.person_id, c.clicked_at, b.reason,"
-    " b.detail FROM linksim.bot_click b JOIN mail.click c USING (click_id) WHERE b.run_id = $run"
-    " ORDER BY c.clicked_at, b.click_id",
+    "changes": (
+        "SELECT click_id, action_id, person_id, target_kind, target, old_value, new_value,"
+        " changed_at, contact_id, cause FROM linksim.change WHERE run_id = $run",
+        "changed_at, click_id, action_id, target_kind, target",
+    ),
+    "appointments": (
+        "SELECT * FROM crm.appointment WHERE appointment_id IN ("
+        " SELECT target FROM linksim.change WHERE run_id = $run AND target_kind = 'appointment')",
+        "appointment_id",
+    ),
+    "tickets": (
+        "SELECT * FROM crm.ticket WHERE ticket_id IN ("
+        " SELECT target FROM linksim.change WHERE run_id = $run AND target_kind = 'ticket')",
+        "ticket_id",
+    ),
+    "responses": (
+        "SELECT * EXCLUDE (run_id) FROM linksim.response WHERE run_id = $run",
+        "click_id, action_id",
+    ),
+    "workload": (APPLIED_WORKLOAD_SQL, "owner_id, day"),
+    "bots": (
+        "SELECT b.click_id, c.mailing_id, c.link_id, c.person_id, c.clicked_at, b.reason,"
+        " b.detail FROM linksim.bot_click b JOIN mail.click c USING (click_id)"
+        " WHERE b.run_id = $run",
+        "clicked_at, click_id",
+    ),
 }
 
 
@@ -663,22 +679,24 @@ def _applied_result(
 ) -> RunResult:
     params = {"run": run_id}
 
-    def reader(sql: str) -> Callable[[], pd.DataFrame]:
-        return lambda: _frame(con, sql, params)
+    def reader(rows: str, order: str) -> Callable[[], pd.DataFrame]:
+        return lambda: _frame(con, f"SELECT * FROM ({rows}) ORDER BY {order}", params)
 
     def summary(sql: str) -> pd.DataFrame:
         # the summary SQL reads `changes`, `tickets`, `workload`: here, this run's rows
         ctes = ", ".join(
-            f"{name} AS ({APPLIED_FRAMES[name]})" for name in ("changes", "tickets", "workload")
+            f"{name} AS ({APPLIED_FRAMES[name][0]})" for name in ("changes", "tickets", "workload")
         )
         return _frame(con, f"WITH {ctes} {sql}", params)
 
     # small (a row per rule), and it needs the definitions' relations: read now
-    bot_rules = _frame(con, f"WITH bots AS ({APPLIED_FRAMES['bots']}), {BOT_RULES_SQL}", params)
+    bot_rules = _frame(con, f"WITH bots AS ({APPLIED_FRAMES['bots'][0]}), {BOT_RULES_SQL}", params)
+    # counted in the database: `--json` needs the sizes, not millions of rows in pandas
+    counted = ("changes", "responses", "tickets", "appointments")
     sizes = fetch_one(
         con,
-        "SELECT (SELECT count(*) FROM linksim.change WHERE run_id = $run),"
-        " (SELECT count(*) FROM linksim.response WHERE run_id = $run)",
+        "SELECT "
+        + ", ".join(f"(SELECT count(*) FROM ({APPLIED_FRAMES[name][0]}))" for name in counted),
         params,
     )
     assert sizes is not None
@@ -687,12 +705,12 @@ def _applied_result(
         "apply",
         counts,
         frames={
-            **{name: reader(sql) for name, sql in APPLIED_FRAMES.items()},
+            **{name: reader(*sql) for name, sql in APPLIED_FRAMES.items()},
             "bot_rules": bot_rules,
             "reversal_kept": kept,
         },
         summary=summary,
-        sizes={"changes": int(sizes[0]), "responses": int(sizes[1])},
+        sizes={name: int(size) for name, size in zip(counted, sizes)},
         script_runs=tuple(script_runs),
         batches=batches,
         reversal=reversal,

@@ -109,22 +109,35 @@ CLASSIFIED = Step(
         WHERE p.bot_enabled
         GROUP BY r.mailing_id
     ),
-    -- user agents and addresses: matched once per distinct value, the first rule in the list
-    -- wins (the file's own before the defaults)
+    -- The bot rules in their order (BOT_REASONS): a click caught by one is not tried on the
+    -- later ones, which cost more. User agents and addresses are matched once per distinct
+    -- value; the first pattern or range in the list wins (the file's own before the defaults).
     agents AS (
         SELECT u.user_agent, arg_min(a.pattern, a.pattern_no) AS pattern
         FROM (SELECT DISTINCT user_agent FROM clicks WHERE user_agent IS NOT NULL) u
         JOIN ls_def_bot_agent a ON contains(lower(u.user_agent), a.pattern)
         GROUP BY u.user_agent
     ),
+    by_agent AS MATERIALIZED (
+        SELECT c.click_id, c.mailing_id, c.link_id, c.person_id, c.clicked_at, c.ip, ag.pattern
+        FROM clicks c
+        LEFT JOIN agents ag ON ag.user_agent = c.user_agent
+    ),
     addresses AS (
         SELECT i.ip, arg_min(r.cidr || ' (' || r.vendor || ')', r.range_no) AS cidr
         FROM (SELECT ip, ls_ip_number(ip) AS n
-              FROM (SELECT DISTINCT ip FROM clicks WHERE ip IS NOT NULL)
+              FROM (SELECT DISTINCT ip FROM by_agent WHERE ip IS NOT NULL AND pattern IS NULL)
               WHERE EXISTS (SELECT 1 FROM ls_def_bot_range)) i
         JOIN ls_def_bot_range r ON i.n BETWEEN r.lo AND r.hi
         GROUP BY i.ip
     ),
+    by_address AS (
+        SELECT c.click_id, c.mailing_id, c.link_id, c.person_id, c.clicked_at, c.pattern,
+               ad.cidr, c.pattern IS NULL AND ad.cidr IS NULL AS unjudged
+        FROM by_agent c
+        LEFT JOIN addresses ad ON ad.ip = c.ip AND c.pattern IS NULL
+    ),
+    -- a click no rule caught yet, before its mailing's last delivery, against its delivery
     timed AS (
         SELECT c.*,
                coalesce(c.clicked_at < r.delivered_at + to_seconds(p.min_seconds_after_delivery),
@@ -132,15 +145,16 @@ CLASSIFIED = Step(
                CASE WHEN c.clicked_at < r.delivered_at
                                         + to_seconds(p.min_seconds_after_delivery)
                     THEN epoch(c.clicked_at - r.delivered_at) END AS after_delivery
-        FROM clicks c
+        FROM by_address c
         JOIN last_delivery d ON d.mailing_id = c.mailing_id AND c.clicked_at < d.until
         CROSS JOIN p
         LEFT JOIN mail.recipient r ON r.mailing_id = c.mailing_id AND r.person_id = c.person_id
+        WHERE c.unjudged
         UNION ALL
         SELECT c.*, false, NULL
-        FROM clicks c
+        FROM by_address c
         LEFT JOIN last_delivery d ON d.mailing_id = c.mailing_id
-        WHERE NOT coalesce(c.clicked_at < d.until, false)
+        WHERE NOT (c.unjudged AND coalesce(c.clicked_at < d.until, false))
     ),
     judged AS MATERIALIZED (
         SELECT c.click_id, c.mailing_id, c.link_id, c.person_id, c.clicked_at,
@@ -151,28 +165,27 @@ CLASSIFIED = Step(
                  WHEN m.mailing_id IS NULL THEN 'unknown mailing'
                  WHEN l.link_id IS NULL THEN 'unknown link'
                END AS quarantine_reason,
-               p.bot_enabled, c.too_soon, c.after_delivery, ag.pattern, ad.cidr
+               p.bot_enabled, c.unjudged AND NOT c.too_soon AS unjudged, c.too_soon,
+               c.after_delivery, c.pattern, c.cidr
         FROM timed c
         CROSS JOIN p
-        LEFT JOIN agents ag ON ag.user_agent = c.user_agent
-        LEFT JOIN addresses ad ON ad.ip = c.ip
         LEFT JOIN crm.person pe ON pe.person_id = c.person_id
         LEFT JOIN mail.mailing m ON m.mailing_id = c.mailing_id
         LEFT JOIN mail.link l ON l.link_id = c.link_id
     ),
     -- A burst needs more than max_links_per_second clicks of one (person, mailing), and only
-    -- matters for a click that is not too soon already (too_soon is the first verdict): this
-    -- cheap aggregate leaves few clicks to the self-join.
+    -- matters for a click no earlier rule caught: this cheap aggregate leaves few clicks to
+    -- the self-join.
     multi AS (
         SELECT person_id, mailing_id
         FROM judged
         WHERE bot_enabled
         GROUP BY person_id, mailing_id
-        HAVING count(*) > (SELECT max_links_per_second FROM p) AND bool_or(NOT too_soon)
+        HAVING count(*) > (SELECT max_links_per_second FROM p) AND bool_or(unjudged)
     ),
     burst AS (
         SELECT a.click_id, count(DISTINCT b.link_id) AS links
-        FROM (SELECT * FROM judged WHERE NOT too_soon) a
+        FROM (SELECT * FROM judged WHERE unjudged) a
         SEMI JOIN multi USING (person_id, mailing_id)
         JOIN (SELECT * FROM judged SEMI JOIN multi USING (person_id, mailing_id)) b
           ON b.person_id = a.person_id AND b.mailing_id = a.mailing_id
@@ -215,13 +228,23 @@ ELIGIBLE = Step(
     ),
     -- require: confirmed. A click is confirmed by the person's next eligible click in the same
     -- mailing (on any link) at least confirm_after_seconds later. It only looks back from the
-    -- confirming click, so a batch decides it without later clicks.
+    -- confirming click, so a batch decides it without later clicks. Only the clicks on links
+    -- of such actions need it, and only their (person, mailing) can confirm one.
+    waiting AS (
+        SELECT click_id, mailing_id, link_id, person_id, clicked_at
+        FROM e
+        WHERE link_id IN (SELECT la.link_id FROM ls_def_link_action la
+                          JOIN ls_def_action a ON a.action_no = la.action_no
+                          WHERE a.require = 'confirmed')
+    ),
     later AS (
         SELECT c.person_id, c.mailing_id, c.clicked_at,
                c.clicked_at - to_seconds(p.confirm_after_seconds) AS reach
-        FROM ls_classified c, ls_run_param p
+        FROM ls_classified c
+        SEMI JOIN (SELECT DISTINCT person_id, mailing_id FROM waiting) w
+          USING (person_id, mailing_id)
+        CROSS JOIN ls_run_param p
         WHERE c.bot_reason IS NULL AND c.quarantine_reason IS NULL
-          AND EXISTS (SELECT 1 FROM ls_def_action WHERE require = 'confirmed')
     ),
     -- The first confirming click of each click: in one time line per person and mailing, a
     -- click at its time and each possible confirmation at its reach (after the clicks of the
@@ -230,7 +253,7 @@ ELIGIBLE = Step(
     marks AS (
         SELECT person_id, mailing_id, clicked_at AS t, 0 AS side, click_id,
                NULL::TIMESTAMP AS confirms_at
-        FROM e
+        FROM waiting
         UNION ALL
         SELECT person_id, mailing_id, reach, 1, NULL, clicked_at
         FROM later
@@ -252,7 +275,7 @@ ELIGIBLE = Step(
              AS confirmed_in_scope,
            coalesce(d.confirmed_at < p.until, false) AS confirmed_by_until
     FROM e
-    JOIN confirmation d USING (click_id)
+    LEFT JOIN confirmation d USING (click_id)
     CROSS JOIN ls_run_param p
     """,
     "eligible clicks on links that have actions (all that firing and link_hits look at), with "
