@@ -710,7 +710,7 @@ def _applied_result(
             "reversal_kept": kept,
         },
         summary=summary,
-        sizes={name: int(size) for name, size in zip(counted, sizes)},
+        sizes={name: int(size) for name, size in zip(counted, sizes, strict=True)},
         script_runs=tuple(script_runs),
         batches=batches,
         reversal=reversal,
