@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import ipaddress
 
-__all__ = ["REVIEWED", "SCANNER_IP_RANGES", "SCANNER_USER_AGENTS", "ip_bounds"]
+__all__ = ["REVIEWED", "SCANNER_IP_RANGES", "SCANNER_USER_AGENTS", "first_octets", "ip_bounds"]
 
 REVIEWED = "2026-11"
 
@@ -96,3 +96,21 @@ def ip_bounds(cidr: str) -> tuple[int, int]:
     if network.version == 4:
         return _V4_MAPPED + first, _V4_MAPPED + last
     return first, last
+
+
+def first_octets(lo: int, hi: int) -> tuple[int, int] | None:
+    """The first numbers of the IPv4 addresses in [lo, hi] (bounds as `ip_bounds` gives them).
+
+    The engine tries the full parse of a dotted address only when its first number is in such
+    a span of some range: a cheap sieve, as most addresses are in no range. ``None``: the range
+    holds no IPv4 address.
+
+    >>> first_octets(*ip_bounds("40.92.0.0/15")), first_octets(*ip_bounds("2a01:111:f400::/48"))
+    ((40, 40), None)
+    >>> first_octets(*ip_bounds("::/0"))
+    (0, 255)
+    """
+    start, end = max(lo, _V4_MAPPED), min(hi, _V4_MAPPED + 0xFFFF_FFFF)
+    if start > end:
+        return None
+    return (start - _V4_MAPPED) >> 24, (end - _V4_MAPPED) >> 24

@@ -126,8 +126,12 @@ CLASSIFIED = Step(
     addresses AS (
         SELECT i.ip, arg_min(r.cidr || ' (' || r.vendor || ')', r.range_no) AS cidr
         FROM (SELECT ip, ls_ip_number(ip) AS n
-              FROM (SELECT DISTINCT ip FROM by_agent WHERE ip IS NOT NULL AND pattern IS NULL)
-              WHERE EXISTS (SELECT 1 FROM ls_def_bot_range)) i
+              FROM (SELECT DISTINCT ip FROM by_agent WHERE ip IS NOT NULL AND pattern IS NULL) d
+              -- a sieve before the parse: an IPv4 address whose first number starts no range
+              -- is in none (most addresses are in none)
+              WHERE contains(d.ip, ':')
+                 OR TRY_CAST(split_part(trim(d.ip), '.', 1) AS INTEGER)
+                      IN (SELECT octet FROM ls_def_bot_octet)) i
         JOIN ls_def_bot_range r ON i.n BETWEEN r.lo AND r.hi
         GROUP BY i.ip
     ),

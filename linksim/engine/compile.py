@@ -17,6 +17,7 @@ ls_def_prefill        action_no, pos, name
 ls_def_script         action_no, script
 ls_def_bot_agent      pattern_no, pattern (lower case): user agents that mark a bot
 ls_def_bot_range      range_no, cidr, lo, hi (32 hex digits, see linksim.bots.ip_bounds), vendor
+ls_def_bot_octet      octet: the first numbers of the IPv4 addresses in those ranges
 ====================  ==========================================================================
 """
 
@@ -27,7 +28,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from linksim.bots import SCANNER_IP_RANGES, SCANNER_USER_AGENTS, ip_bounds
+from linksim.bots import SCANNER_IP_RANGES, SCANNER_USER_AGENTS, first_octets, ip_bounds
 from linksim.definitions import (
     BotFilter,
     Definitions,
@@ -115,6 +116,7 @@ RELATIONS: dict[str, dict[str, str]] = {
         "hi": "VARCHAR",
         "vendor": "VARCHAR",
     },
+    "ls_def_bot_octet": {"octet": "INTEGER"},
 }
 
 # Relations derived in SQL from the ones above, with the names resolved against the database.
@@ -194,12 +196,18 @@ def _bot_rows(rows: dict[str, list[dict[str, Any]]], bots: BotFilter) -> None:
     ]
     ranges = [(cidr, "your definitions") for cidr in bots.ip_ranges]
     ranges += list(SCANNER_IP_RANGES if bots.default_lists else ())
+    bounds = [(cidr, vendor, *ip_bounds(cidr)) for cidr, vendor in ranges]
     rows["ls_def_bot_range"] = [
         # 128-bit numbers as 32 hex digits: text compares as the numbers do, in every engine
         {"range_no": no, "cidr": cidr, "lo": f"{lo:032x}", "hi": f"{hi:032x}", "vendor": vendor}
-        for no, (cidr, vendor) in enumerate(ranges)
-        for lo, hi in [ip_bounds(cidr)]
+        for no, (cidr, vendor, lo, hi) in enumerate(bounds)
     ]
+    octets: set[int] = set()
+    for _, _, lo, hi in bounds:
+        span = first_octets(lo, hi)
+        if span:
+            octets.update(range(span[0], span[1] + 1))
+    rows["ls_def_bot_octet"] = [{"octet": octet} for octet in sorted(octets)]
 
 
 def _action_rows(rows: dict[str, list[dict[str, Any]]], no: int, action: Any) -> None:
