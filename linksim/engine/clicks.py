@@ -118,7 +118,8 @@ CLASSIFIED = Step(
         JOIN ls_def_bot_agent a ON contains(lower(u.user_agent), a.pattern)
         GROUP BY u.user_agent
     ),
-    by_agent AS MATERIALIZED (
+    -- not materialized: copying every click's address costs more than joining twice
+    by_agent AS NOT MATERIALIZED (
         SELECT c.click_id, c.mailing_id, c.link_id, c.person_id, c.clicked_at, c.ip, ag.pattern
         FROM clicks c
         LEFT JOIN agents ag ON ag.user_agent = c.user_agent
@@ -346,12 +347,17 @@ FIRED = Step(
         FROM ls_eligible
         WHERE link_id IN (SELECT link_id FROM ls_def_link_action SEMI JOIN needs USING (action_no))
     )
+    -- only the pairs that read link_hits are joined to it: millions of pairs, few of them
     SELECT f.click_id, f.mailing_id, f.link_id, f.person_id, f.clicked_at, f.in_scope,
-           CASE WHEN f.action_no IN (SELECT action_no FROM needs) THEN h.link_hits END
-             AS link_hits,
-           f.action_no, f.action_id, f.type, f.fire
+           NULL::BIGINT AS link_hits, f.action_no, f.action_id, f.type, f.fire
+    FROM fired f
+    WHERE f.action_no NOT IN (SELECT action_no FROM needs)
+    UNION ALL
+    SELECT f.click_id, f.mailing_id, f.link_id, f.person_id, f.clicked_at, f.in_scope,
+           h.link_hits, f.action_no, f.action_id, f.type, f.fire
     FROM fired f
     LEFT JOIN hits h USING (click_id)
+    WHERE f.action_no IN (SELECT action_no FROM needs)
     """,
     "the (click, action) pairs that fire, by firing policy, cut to the run's scope",
 )

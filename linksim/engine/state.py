@@ -8,6 +8,7 @@ clock in `linksim.removal`.
 
 from __future__ import annotations
 
+from linksim.engine.clicks import CLICK_CLOCK
 from linksim.engine.pipeline import Step
 
 __all__ = ["MANUAL_CLICK", "STATE_STEPS"]
@@ -36,7 +37,7 @@ DEFS = Step(
 
 WINNER = Step(
     "state_win",
-    """
+    f"""
     -- one op per fired state action and target (and per field change a script returned),
     -- narrow: the definition's columns are joined to the winners only
     WITH ops AS (
@@ -60,12 +61,13 @@ WINNER = Step(
         JOIN ls_fired f ON f.click_id = o.click_id AND f.action_no = o.action_no
         JOIN ls_state_def d ON d.scripted AND d.action_no = o.action_no AND d.field = o.field
     ),
-    -- the last op per target by (clicked_at, click_id, action_no): a hash aggregate
+    -- the last op per target by (clicked_at, click_id, action_no): a hash aggregate, the
+    -- first two as one number (a key of fewer parts compares faster)
     win AS (
         SELECT owner_id, target_no,
                arg_max(struct_pack(op_no, click_id, clicked_at, person_id, action_no,
                                    script_value, contact_id),
-                       (clicked_at, click_id, action_no)) AS w
+                       ({CLICK_CLOCK.format(t="clicked_at", c="click_id")}, action_no)) AS w
         FROM ops
         GROUP BY owner_id, target_no
     )
