@@ -39,7 +39,7 @@ WINNER = Step(
     "state_win",
     f"""
     -- one op per fired state action and target (and per field change a script returned),
-    -- narrow: the definition's columns are joined to the winners only
+    -- narrow: the definition's names are joined to the writes only (ls_state_applied)
     WITH ops AS (
         SELECT f.person_id AS owner_id, d.target_no, d.op_no, f.click_id, f.clicked_at,
                f.person_id, f.action_no, NULL::VARCHAR AS script_value,
@@ -71,13 +71,9 @@ WINNER = Step(
         FROM ops
         GROUP BY owner_id, target_no
     )
-    SELECT w.click_id, w.clicked_at, w.person_id, w.action_no, a.action_id,
-           d.kind, d.scope, win.owner_id, win.target_no, d.tkey, d.target_id, d.field,
-           d.target, d.op, CASE WHEN d.scripted THEN w.script_value ELSE d.value END AS value,
-           w.contact_id
+    SELECT win.owner_id, win.target_no, w.op_no, w.click_id, w.clicked_at, w.person_id,
+           w.action_no, w.script_value, w.contact_id
     FROM win
-    JOIN ls_state_def d ON d.op_no = win.w.op_no
-    JOIN ls_def_action a ON a.action_no = win.w.action_no
     """,
     "the last op per target, by (clicked_at, click_id, action_no)",
 )
@@ -133,10 +129,19 @@ STORED = Step(
 APPLIED = Step(
     "state_applied",
     f"""
+    WITH writes AS (
+        SELECT w.click_id, w.clicked_at, w.person_id, w.action_no, a.action_id,
+               d.kind, d.scope, w.owner_id, w.target_no, d.tkey, d.target_id, d.field,
+               d.target, d.op, CASE WHEN d.scripted THEN w.script_value ELSE d.value END AS value,
+               w.contact_id
+        FROM ls_state_win w
+        JOIN ls_state_def d ON d.op_no = w.op_no
+        JOIN ls_def_action a ON a.action_no = w.action_no
+    )
     SELECT w.*, s.latest.value AS old_value, s.latest.stored_at AS old_at,
            s.latest.src AS old_src,
            coalesce(s.has_row, false) AS has_row, coalesce(s.has_removal, false) AS has_removal
-    FROM ls_state_win w
+    FROM writes w
     LEFT JOIN ls_state_stored s USING (owner_id, target_no)
     WHERE s.owner_id IS NULL
        OR w.clicked_at > s.latest.stored_at
@@ -145,7 +150,8 @@ APPLIED = Step(
        OR (w.clicked_at = s.latest.stored_at AND w.click_id = s.latest.src
            AND w.value IS DISTINCT FROM s.latest.value)
     """,
-    "winning ops that beat the stored clock: the writes of this run",
+    "winning ops that beat the stored clock, with their definitions: the writes of this run",
 )
+
 
 STATE_STEPS = (DEFS, WINNER, STORED, APPLIED)
