@@ -111,23 +111,25 @@ CLASSIFIED = Step(
     ),
     -- The bot rules in their order (BOT_REASONS): a click caught by one is not tried on the
     -- later ones, which cost more. User agents and addresses are matched once per distinct
-    -- value; the first pattern or range in the list wins (the file's own before the defaults).
+    -- value; the first pattern or range in the list wins (the file's own before the defaults),
+    -- by its number.
     agents AS (
-        SELECT u.user_agent, arg_min(a.pattern, a.pattern_no) AS pattern
+        SELECT u.user_agent, min(a.pattern_no) AS pattern_no
         FROM (SELECT DISTINCT user_agent FROM clicks WHERE user_agent IS NOT NULL) u
         JOIN ls_def_bot_agent a ON contains(lower(u.user_agent), a.pattern)
         GROUP BY u.user_agent
     ),
     -- not materialized: copying every click's address costs more than joining twice
     by_agent AS NOT MATERIALIZED (
-        SELECT c.click_id, c.mailing_id, c.link_id, c.person_id, c.clicked_at, c.ip, ag.pattern
+        SELECT c.click_id, c.mailing_id, c.link_id, c.person_id, c.clicked_at, c.ip,
+               ag.pattern_no
         FROM clicks c
         LEFT JOIN agents ag ON ag.user_agent = c.user_agent
     ),
     addresses AS (
-        SELECT i.ip, arg_min(r.cidr || ' (' || r.vendor || ')', r.range_no) AS cidr
+        SELECT i.ip, min(r.range_no) AS range_no
         FROM (SELECT ip, ls_ip_number(ip) AS n
-              FROM (SELECT DISTINCT ip FROM by_agent WHERE ip IS NOT NULL AND pattern IS NULL) d
+              FROM (SELECT DISTINCT ip FROM by_agent WHERE ip IS NOT NULL AND pattern_no IS NULL) d
               -- a sieve before the parse: an IPv4 address whose first number starts no range
               -- is in none (most addresses are in none)
               WHERE contains(d.ip, ':')
@@ -137,10 +139,10 @@ CLASSIFIED = Step(
         GROUP BY i.ip
     ),
     by_address AS (
-        SELECT c.click_id, c.mailing_id, c.link_id, c.person_id, c.clicked_at, c.pattern,
-               ad.cidr, c.pattern IS NULL AND ad.cidr IS NULL AS unjudged
+        SELECT c.click_id, c.mailing_id, c.link_id, c.person_id, c.clicked_at, c.pattern_no,
+               ad.range_no, c.pattern_no IS NULL AND ad.range_no IS NULL AS unjudged
         FROM by_agent c
-        LEFT JOIN addresses ad ON ad.ip = c.ip AND c.pattern IS NULL
+        LEFT JOIN addresses ad ON ad.ip = c.ip AND c.pattern_no IS NULL
     ),
     -- a click no rule caught yet, before its mailing's last delivery, against its delivery
     timed AS (
@@ -171,7 +173,7 @@ CLASSIFIED = Step(
                  WHEN l.link_id IS NULL THEN 'unknown link'
                END AS quarantine_reason,
                p.bot_enabled, c.unjudged AND NOT c.too_soon AS unjudged, c.too_soon,
-               c.after_delivery, c.pattern, c.cidr
+               c.after_delivery, c.pattern_no, c.range_no
         FROM timed c
         CROSS JOIN p
         LEFT JOIN crm.person pe ON pe.person_id = c.person_id
@@ -203,20 +205,23 @@ CLASSIFIED = Step(
            j.quarantine_reason,
            CASE
              WHEN NOT j.bot_enabled THEN NULL
-             WHEN j.pattern IS NOT NULL THEN 'user_agent'
-             WHEN j.cidr IS NOT NULL THEN 'ip_range'
+             WHEN j.pattern_no IS NOT NULL THEN 'user_agent'
+             WHEN j.range_no IS NOT NULL THEN 'ip_range'
              WHEN j.too_soon THEN 'too_soon'
              WHEN b.click_id IS NOT NULL THEN 'burst'
            END AS bot_reason,
            CASE
              WHEN NOT j.bot_enabled THEN NULL
-             WHEN j.pattern IS NOT NULL THEN 'user agent contains "' || j.pattern || '"'
-             WHEN j.cidr IS NOT NULL THEN 'address in ' || j.cidr
+             WHEN j.pattern_no IS NOT NULL THEN 'user agent contains "' || ba.pattern || '"'
+             WHEN j.range_no IS NOT NULL THEN 'address in ' || br.cidr || ' (' || br.vendor || ')'
              WHEN j.too_soon THEN round(j.after_delivery, 1) || ' s after delivery'
              WHEN b.click_id IS NOT NULL THEN b.links || ' links within a second'
            END AS bot_detail
     FROM judged j
     LEFT JOIN burst b USING (click_id)
+    -- the rules' text only here: the steps above carry their numbers
+    LEFT JOIN ls_def_bot_agent ba ON ba.pattern_no = j.pattern_no
+    LEFT JOIN ls_def_bot_range br ON br.range_no = j.range_no
     """,
     "every click of the people who clicked in scope, with scope, bot and quarantine verdicts "
     "(the first bot rule that caught it, in the order of BOT_REASONS, and the evidence)",
