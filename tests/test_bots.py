@@ -141,6 +141,28 @@ def test_each_rule_gives_its_reason_and_evidence(world: Path) -> None:
     con.close()
 
 
+def test_a_range_over_several_first_numbers_catches_each_and_spares_the_rest(
+    world: Path,
+) -> None:
+    # the engine parses an IPv4 address only when its first number starts a range: a /7 covers
+    # two first numbers, and padded or mapped spellings of an address are the same address
+    _clicks(
+        world,
+        [
+            (1, 1, 1, 3600, BROWSER, "10.9.8.7"),
+            (2, 2, 1, 3600, BROWSER, " 11.255.0.1 "),
+            (3, 3, 1, 3600, BROWSER, "::ffff:11.0.0.1"),
+            (4, 4, 1, 3600, BROWSER, "12.0.0.1"),  # just past the range
+            (5, 5, 1, 3600, BROWSER, "9.255.255.255"),  # just before it
+        ],
+    )
+    con = linksim.connect(world)
+    linksim.apply(con, _defs(ip_ranges=["10.0.0.0/7"], default_lists=False))
+    stored = con.execute("SELECT click_id, detail FROM linksim.bot_click ORDER BY 1").fetchall()
+    assert stored == [(c, "address in 10.0.0.0/7 (your definitions)") for c in (1, 2, 3)]
+    con.close()
+
+
 def test_a_scanner_burst_creates_no_follow_up_or_request_but_the_person_does(
     world: Path,
 ) -> None:
