@@ -287,14 +287,12 @@ def member_writes() -> list[str]:
             f"WHERE {mine} AND a.op = 'remove' "
             f"AND a.owner_id = t.{owner} AND a.target_id = t.{target}"
         )
-    out.append(
-        "DELETE FROM linksim.removal r USING fl_member_applied a "
-        "WHERE a.op = 'add' AND a.kind = r.target_kind AND a.scope = r.scope "
-        "AND a.owner_id = r.owner_id AND a.target_id = r.target_id"
-    )
     same = (
         "a.kind = r.target_kind AND a.scope = r.scope AND a.owner_id = r.owner_id "
         "AND a.target_id = r.target_id"
+    )
+    out.append(
+        f"DELETE FROM linksim.removal r USING fl_member_applied a WHERE a.op = 'add' AND {same}"
     )
     out.append(
         "UPDATE linksim.removal r SET removed_at = a.clicked_at, source_click_id = a.click_id, "

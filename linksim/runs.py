@@ -635,9 +635,9 @@ def _job_counts(con: duckdb.DuckDBPyConnection, job: str, plan: list[Batch]) -> 
     return {k: int(v) for k, v in zip(COUNT_COLUMNS, row, strict=True)}
 
 
-# After an apply, its change set is in the database: the result reads it from there on demand.
-# An applied run's frames, read from the database: (rows, order). The summaries read the rows
-# unordered: sorting millions of changes for a count is wasted.
+# After an apply, its change set is in the database: the result reads it from there on demand,
+# each frame as (rows, order). The summaries read the rows unordered: sorting millions of
+# changes for a count is wasted.
 APPLIED_FRAMES = {
     "changes": (
         "SELECT click_id, action_id, person_id, target_kind, target, old_value, new_value,"
@@ -705,7 +705,7 @@ def _applied_result(
         "apply",
         counts,
         frames={
-            **{name: reader(*sql) for name, sql in APPLIED_FRAMES.items()},
+            **{name: reader(rows, order) for name, (rows, order) in APPLIED_FRAMES.items()},
             "bot_rules": bot_rules,
             "reversal_kept": kept,
         },

@@ -134,6 +134,14 @@ def test_a_version_1_file_is_migrated_on_open_with_its_rows(db_path: Path) -> No
     con.close()
 
 
+def _insert_appointment(con: duckdb.DuckDBPyConnection) -> None:
+    """Appointment 'a' of owner 1, naming only the columns every schema version has."""
+    con.execute(
+        "INSERT INTO crm.appointment (appointment_id, kind, task_type, owner_id, starts_at,"
+        " duration_minutes) VALUES ('a', 'task', 'Call', 1, TIMESTAMP '2026-01-02 09:00', 15)"
+    ).fetchall()
+
+
 def test_a_file_made_before_a_column_was_declared_gets_it(db_path: Path) -> None:
     # crm.appointment.assignment came after version 1: a version 1 file whose appointments
     # lack it (and have an enforced key, so the migration rebuilds the table) gets it, at its
@@ -144,10 +152,7 @@ def test_a_file_made_before_a_column_was_declared_gets_it(db_path: Path) -> None
     assert "assignment" not in before
     con.execute("DROP TABLE crm.appointment").fetchall()
     con.execute(before.replace("\n)", ",\n  PRIMARY KEY (appointment_id)\n)")).fetchall()
-    con.execute(
-        "INSERT INTO crm.appointment (appointment_id, kind, task_type, owner_id, starts_at,"
-        " duration_minutes) VALUES ('a', 'task', 'Call', 1, TIMESTAMP '2026-01-02 09:00', 15)"
-    ).fetchall()
+    _insert_appointment(con)
     con.close()
     con = connect(db_path)
     assert "crm.appointment" not in _primary_keys(con)
@@ -162,10 +167,7 @@ def test_a_column_declared_since_is_added_with_its_default(db_path: Path) -> Non
     con.execute("ALTER TABLE crm.appointment DROP COLUMN assignment").fetchall()
     con.close()
     con = connect(db_path)
-    con.execute(
-        "INSERT INTO crm.appointment (appointment_id, kind, task_type, owner_id, starts_at,"
-        " duration_minutes) VALUES ('a', 'task', 'Call', 1, now(), 15)"
-    ).fetchall()
+    _insert_appointment(con)
     assert con.execute("SELECT assignment FROM crm.appointment").fetchall() == [(False,)]
     con.close()
 

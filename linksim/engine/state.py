@@ -39,7 +39,7 @@ WINNER = Step(
     "state_win",
     f"""
     -- one op per fired state action and target (and per field change a script returned),
-    -- narrow: the definition's names are joined to the writes only (ls_state_applied)
+    -- narrow, numbers only: ls_state_applied joins the definition's names
     WITH ops AS (
         SELECT f.person_id AS owner_id, d.target_no, d.op_no, f.click_id, f.clicked_at,
                f.person_id, f.action_no, NULL::VARCHAR AS script_value,

@@ -10,7 +10,7 @@ from pathlib import Path
 import duckdb
 
 from linksim.errors import DatabaseError, UsageError
-from linksim.store.migrate import READABLE, migrate
+from linksim.store.migrate import READABLE, migrate, present_columns
 from linksim.store.query import fetch_one, run, transaction
 from linksim.store.schema import SCHEMA_VERSION, TABLES, ddl
 
@@ -140,13 +140,7 @@ def init_schema(con: duckdb.DuckDBPyConnection) -> None:
 def _add_missing_columns(con: duckdb.DuckDBPyConnection) -> None:
     """Columns declared since the file was made: added at the end, empty or with their default
     (SPEC §2 allows it)."""
-    present = {
-        (f"{schema}.{table}", column)
-        for schema, table, column in con.execute(
-            "SELECT schema_name, table_name, column_name FROM duckdb_columns() "
-            "WHERE database_name = current_database()"
-        ).fetchall()
-    }
+    present = present_columns(con)
     for t in TABLES:
         for c in t.columns:
             if (t.name, c.name) not in present:

@@ -16,7 +16,7 @@ import duckdb
 from linksim.store.query import fetch_value, run, transaction
 from linksim.store.schema import SCHEMA_VERSION, TABLES, ddl
 
-__all__ = ["READABLE", "migrate"]
+__all__ = ["READABLE", "migrate", "present_columns"]
 
 READABLE = ("1", "2", str(SCHEMA_VERSION))
 
@@ -29,21 +29,22 @@ def _enforced_keys(con: duckdb.DuckDBPyConnection) -> set[str]:
     return {name for (name,) in rows}
 
 
+def present_columns(con: duckdb.DuckDBPyConnection) -> set[tuple[str, str]]:
+    """The (schema.table, column) pairs the database file has."""
+    rows = con.execute(
+        "SELECT schema_name || '.' || table_name, column_name FROM duckdb_columns() "
+        "WHERE database_name = current_database()"
+    ).fetchall()
+    return {(table, column) for table, column in rows}
+
+
 def _rebuild(con: duckdb.DuckDBPyConnection, name: str) -> None:
     """Rebuild table ``name`` as the schema declares it now, with its rows (a column declared
     since the file was made gets its default)."""
     t = next(t for t in TABLES if t.name == name)
     old = t.name + "__old"
-    schema, table = t.name.split(".")
-    present = {
-        column
-        for (column,) in con.execute(
-            "SELECT column_name FROM duckdb_columns() WHERE database_name = current_database()"
-            " AND schema_name = ? AND table_name = ?",
-            [schema, table],
-        ).fetchall()
-    }
-    columns = ", ".join(c for c in t.column_names if c in present)
+    present = present_columns(con)
+    columns = ", ".join(c for c in t.column_names if (t.name, c) in present)
     run(con, f"ALTER TABLE {t.name} RENAME TO {old.split('.')[1]}")
     run(con, ddl(t))
     run(con, f"INSERT INTO {t.name} ({columns}) SELECT {columns} FROM {old}")
