@@ -8,7 +8,6 @@ clock in `linksim.removal`.
 
 from __future__ import annotations
 
-from linksim.engine.clicks import CLICK_CLOCK
 from linksim.engine.pipeline import Step
 
 __all__ = ["MANUAL_CLICK", "STATE_STEPS"]
@@ -37,45 +36,53 @@ DEFS = Step(
 
 WINNER = Step(
     "state_win",
-    f"""
+    """
     -- one op per fired state action and target (and per field change a script returned),
-    -- narrow, numbers only: ls_state_applied joins the definition's names
-    WITH ops AS (
-        SELECT f.person_id AS owner_id, d.target_no, d.op_no, f.click_id, f.clicked_at,
-               f.person_id, f.action_no, NULL::VARCHAR AS script_value,
-               NULL::BIGINT AS contact_id
-        FROM ls_fired f
-        JOIN ls_state_def d
-          ON d.action_no = f.action_no AND NOT d.scripted AND d.scope = 'person'
-        UNION ALL
-        SELECT p.contact_id, d.target_no, d.op_no, f.click_id, f.clicked_at,
-               f.person_id, f.action_no, NULL, p.contact_id
+    -- narrow, numbers only: ls_state_applied joins the definition's names. Most ops are a
+    -- person's own; `rest` are those that carry more (the clicking person of a contact's op, a
+    -- script's value), few.
+    WITH rest AS (
+        SELECT p.contact_id AS owner_id, d.target_no, d.op_no, f.click_id, f.clicked_at,
+               f.action_no, f.person_id, NULL::VARCHAR AS script_value,
+               p.contact_id
         FROM ls_fired f
         JOIN ls_state_def d
           ON d.action_no = f.action_no AND NOT d.scripted AND d.scope = 'contact'
         JOIN crm.person p ON p.person_id = f.person_id AND p.contact_id IS NOT NULL
         UNION ALL
-        SELECT f.person_id, d.target_no, d.op_no, f.click_id, f.clicked_at,
-               f.person_id, f.action_no, o.value, NULL
+        SELECT f.person_id, d.target_no, d.op_no, f.click_id, f.clicked_at, f.action_no,
+               f.person_id, o.value, NULL
         FROM ls_script_op o
         JOIN ls_fired f ON f.click_id = o.click_id AND f.action_no = o.action_no
         JOIN ls_state_def d ON d.scripted AND d.action_no = o.action_no AND d.field = o.field
     ),
-    -- the last op per target by (clicked_at, click_id, action_no): a hash aggregate, the
-    -- first two as one number (a key of fewer parts compares faster)
+    ops AS (
+        SELECT f.person_id AS owner_id, d.target_no, d.op_no, f.click_id, f.clicked_at,
+               f.action_no
+        FROM ls_fired f
+        JOIN ls_state_def d
+          ON d.action_no = f.action_no AND NOT d.scripted AND d.scope = 'person'
+        UNION ALL
+        SELECT owner_id, target_no, op_no, click_id, clicked_at, action_no FROM rest
+    ),
+    -- the last op per target by (clicked_at, click_id, action_no), then op_no: the max of a
+    -- key that is the op itself, which costs half an arg_max carrying the op beside its key
     win AS (
         SELECT owner_id, target_no,
-               arg_max(struct_pack(op_no, click_id, clicked_at, person_id, action_no,
-                                   script_value, contact_id),
-                       ({CLICK_CLOCK.format(t="clicked_at", c="click_id")}, action_no)) AS w
+               max(struct_pack(clicked_at := clicked_at, click_id := click_id,
+                               action_no := action_no, op_no := op_no)) AS w
         FROM ops
         GROUP BY owner_id, target_no
     )
-    SELECT win.owner_id, win.target_no, w.op_no, w.click_id, w.clicked_at, w.person_id,
-           w.action_no, w.script_value, w.contact_id
+    SELECT win.owner_id, win.target_no, w.op_no, w.click_id, w.clicked_at,
+           coalesce(r.person_id, win.owner_id) AS person_id, w.action_no, r.script_value,
+           r.contact_id
     FROM win
+    LEFT JOIN rest r
+      ON r.owner_id = win.owner_id AND r.target_no = win.target_no AND r.op_no = w.op_no
+     AND r.click_id = w.click_id
     """,
-    "the last op per target, by (clicked_at, click_id, action_no)",
+    "the last op per target, by (clicked_at, click_id, action_no, op_no)",
 )
 
 STORED = Step(

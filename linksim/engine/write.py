@@ -32,16 +32,18 @@ TICKET_COLUMNS = (
 
 
 def _state(con: duckdb.DuckDBPyConnection, run_id: int) -> None:
-    # The pipeline knows which target rows exist (`has_row`, `has_removal`): existing rows are
-    # updated in place and new ones appended, which costs less than an upsert (ON CONFLICT)
-    # through the primary key's index.
+    # The pipeline knows which target rows exist (`has_row`, `has_removal`). A row it writes
+    # is deleted where it exists, then inserted: the rows are whole (the key, the value and its
+    # clock), and DuckDB rewrites every row group an UPDATE touches at the commit, which cost
+    # twice a delete and an append (a delete only marks rows). No upsert (ON CONFLICT) either:
+    # these tables enforce no key.
     run(
         con,
         """
-        UPDATE crm.person_field t
-        SET value = a.value, set_at = a.clicked_at, source_click_id = a.click_id
-        FROM ls_state_applied a
-        WHERE a.kind = 'field' AND a.has_row AND t.person_id = a.owner_id AND t.field = a.field
+        DELETE FROM crm.person_field t
+        WHERE EXISTS (SELECT 1 FROM ls_state_applied a
+                      WHERE a.kind = 'field' AND a.has_row
+                        AND a.owner_id = t.person_id AND a.field = t.field)
         """,
     )
     run(
@@ -49,20 +51,17 @@ def _state(con: duckdb.DuckDBPyConnection, run_id: int) -> None:
         """
         INSERT INTO crm.person_field (person_id, field, value, set_at, source_click_id)
         SELECT owner_id, field, value, clicked_at, click_id
-        FROM ls_state_applied WHERE kind = 'field' AND NOT has_row
+        FROM ls_state_applied WHERE kind = 'field'
         """,
     )
     for table, scope, owner, target, kind in MEMBERSHIPS:
-        applied = (
-            f"FROM ls_state_applied a WHERE a.kind = '{kind}' AND a.scope = '{scope}' "
-            "AND a.op = '{op}'"
-        )
-        run(
+        applied = f"FROM ls_state_applied a WHERE a.kind = '{kind}' AND a.scope = '{scope}'"
+        run(  # a removed member, and one added again (a new since and source click)
             con,
             f"""
-            UPDATE {table} t SET since = a.clicked_at, source_click_id = a.click_id
-            {applied.format(op="add")} AND a.has_row
-              AND t.{owner} = a.owner_id AND t.{target} = a.target_id
+            DELETE FROM {table} t
+            WHERE EXISTS (SELECT 1 {applied} AND a.has_row
+                          AND a.owner_id = t.{owner} AND a.target_id = t.{target})
             """,
         )
         run(
@@ -70,23 +69,15 @@ def _state(con: duckdb.DuckDBPyConnection, run_id: int) -> None:
             f"""
             INSERT INTO {table} ({owner}, {target}, since, source_click_id)
             SELECT owner_id, target_id, clicked_at, click_id
-            {applied.format(op="add")} AND NOT a.has_row
+            {applied} AND a.op = 'add'
             """,
         )
-        run(
-            con,
-            f"""
-            DELETE FROM {table} t
-            WHERE EXISTS (SELECT 1 {applied.format(op="remove")} AND a.has_row
-                          AND a.owner_id = t.{owner} AND a.target_id = t.{target})
-            """,
-        )
-    run(
+    run(  # a removal undone by an add, and one removed again (a new clock)
         con,
         """
         DELETE FROM linksim.removal r
         WHERE EXISTS (SELECT 1 FROM ls_state_applied a
-                      WHERE a.op = 'add' AND a.has_removal
+                      WHERE a.has_removal
                         AND a.kind = r.target_kind AND a.scope = r.scope
                         AND a.owner_id = r.owner_id AND a.target_id = r.target_id)
         """,
@@ -94,22 +85,10 @@ def _state(con: duckdb.DuckDBPyConnection, run_id: int) -> None:
     run(
         con,
         """
-        UPDATE linksim.removal r
-        SET removed_at = a.clicked_at, source_click_id = a.click_id, run_id = ?
-        FROM ls_state_applied a
-        WHERE a.op = 'remove' AND a.has_removal
-          AND a.kind = r.target_kind AND a.scope = r.scope
-          AND a.owner_id = r.owner_id AND a.target_id = r.target_id
-        """,
-        [run_id],
-    )
-    run(
-        con,
-        """
         INSERT INTO linksim.removal
             (target_kind, scope, owner_id, target_id, removed_at, source_click_id, run_id)
         SELECT kind, scope, owner_id, target_id, clicked_at, click_id, ?
-        FROM ls_state_applied WHERE op = 'remove' AND NOT has_removal
+        FROM ls_state_applied WHERE op = 'remove'
         """,
         [run_id],
     )
