@@ -48,7 +48,8 @@ from linksim.store.query import run
 
 __all__ = ["MAX_ACTIONS", "RELATIONS", "compile_definitions"]
 
-MAX_ACTIONS = 4096  # action_no takes 12 bits of the state clock (engine/state.py)
+# A limit per file, kept from when action_no took 12 bits of a packed clock; nothing packs it now
+MAX_ACTIONS = 4096
 
 RELATIONS: dict[str, dict[str, str]] = {
     "ls_def_action": {
@@ -121,8 +122,10 @@ RELATIONS: dict[str, dict[str, str]] = {
 
 # Relations derived in SQL from the ones above, with the names resolved against the database.
 DERIVED = {
+    # one row per (link, mailing, action): a mailing listed twice is listed once (firing joins
+    # this, and a repeated row would fire an action twice for one click)
     "ls_def_link_action": """
-        SELECT l.link_id, m.mailing_id, a.action_no
+        SELECT DISTINCT l.link_id, m.mailing_id, a.action_no
         FROM ls_def_action a
         JOIN ls_def_entry e USING (entry_no)
         JOIN mail.link l ON l.link_id = e.link_id OR l.url = e.url
