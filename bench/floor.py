@@ -243,17 +243,16 @@ WHERE l.owner_id IS NULL
 """
 
 # The click-scaled tables keep their keys declared, not enforced (linksim.store.schema), as the
-# engine writes them: existing rows are updated, the others appended (no upsert).
+# engine writes them: the stored row of a written target is deleted, then every written row is
+# appended (no upsert; an UPDATE would make DuckDB rewrite each row group it touches).
 WRITE_FIELDS = (
     """
-    UPDATE crm.person_field t
-    SET value = a.value, set_at = a.clicked_at, source_click_id = a.click_id
-    FROM fl_field_applied a WHERE t.person_id = a.person_id AND t.field = a.field
+    DELETE FROM crm.person_field t USING fl_field_applied a
+    WHERE t.person_id = a.person_id AND t.field = a.field
     """,
     """
     INSERT INTO crm.person_field (person_id, field, value, set_at, source_click_id)
     SELECT a.person_id, a.field, a.value, a.clicked_at, a.click_id FROM fl_field_applied a
-    ANTI JOIN crm.person_field t ON t.person_id = a.person_id AND t.field = a.field
     """,
 )
 
@@ -267,42 +266,30 @@ MEMBER_TABLES = (
 
 
 def member_writes() -> list[str]:
-    """Upsert the added members, delete the removed ones, then keep `linksim.removal` in step."""
+    """Replace the members written (the removed ones are only deleted), then keep
+    `linksim.removal` in step."""
     out = []
     for table, kind, scope, owner, target in MEMBER_TABLES:
         mine = f"a.kind = '{kind}' AND a.scope = '{scope}'"
         out.append(
-            f"UPDATE {table} t SET since = a.clicked_at, source_click_id = a.click_id "
-            f"FROM fl_member_applied a WHERE {mine} AND a.op = 'add' "
-            f"AND t.{owner} = a.owner_id AND t.{target} = a.target_id"
+            f"DELETE FROM {table} t USING fl_member_applied a "
+            f"WHERE {mine} AND a.owner_id = t.{owner} AND a.target_id = t.{target}"
         )
         out.append(
             f"INSERT INTO {table} ({owner}, {target}, since, source_click_id) "
             f"SELECT owner_id, target_id, clicked_at, click_id FROM fl_member_applied a "
-            f"ANTI JOIN {table} t ON t.{owner} = a.owner_id AND t.{target} = a.target_id "
             f"WHERE {mine} AND a.op = 'add'"
-        )
-        out.append(
-            f"DELETE FROM {table} t USING fl_member_applied a "
-            f"WHERE {mine} AND a.op = 'remove' "
-            f"AND a.owner_id = t.{owner} AND a.target_id = t.{target}"
         )
     same = (
         "a.kind = r.target_kind AND a.scope = r.scope AND a.owner_id = r.owner_id "
         "AND a.target_id = r.target_id"
     )
-    out.append(
-        f"DELETE FROM linksim.removal r USING fl_member_applied a WHERE a.op = 'add' AND {same}"
-    )
-    out.append(
-        "UPDATE linksim.removal r SET removed_at = a.clicked_at, source_click_id = a.click_id, "
-        f"run_id = getvariable('run_id') FROM fl_member_applied a WHERE a.op = 'remove' AND {same}"
-    )
+    out.append(f"DELETE FROM linksim.removal r USING fl_member_applied a WHERE {same}")
     out.append(
         "INSERT INTO linksim.removal "
         "(target_kind, scope, owner_id, target_id, removed_at, source_click_id, run_id) "
         "SELECT kind, scope, owner_id, target_id, clicked_at, click_id, getvariable('run_id') "
-        f"FROM fl_member_applied a ANTI JOIN linksim.removal r ON {same} WHERE a.op = 'remove'"
+        "FROM fl_member_applied a WHERE a.op = 'remove'"
     )
     return out
 

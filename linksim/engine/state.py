@@ -120,8 +120,8 @@ STORED = Step(
         JOIN targets t
           ON t.kind = r.target_kind AND t.scope = r.scope AND t.target_id = r.target_id
     )
-    -- the latest stored clock per target, and which rows exist (the write updates those and
-    -- inserts the others, instead of upserting)
+    -- the latest stored clock per target, and which rows exist (the write deletes those before
+    -- it appends the new rows, instead of upserting)
     SELECT s.owner_id, s.target_no,
            arg_max(struct_pack(value := s.value, stored_at := s.stored_at, src := s.src),
                    (s.stored_at, coalesce(s.src, {MANUAL_CLICK}))) AS latest,
