@@ -117,6 +117,13 @@ class Link(Model):
     )
     actions: tuple[Action, ...] = Field(min_length=1)
 
+    @field_validator("mailings")
+    @classmethod
+    def _once_each(cls, mailings: tuple[int, ...] | None) -> tuple[int, ...] | None:
+        # a set in meaning: a mailing listed twice is listed once, for the engine (which would
+        # fire twice for one click otherwise), the checks and the lint findings alike
+        return None if mailings is None else tuple(dict.fromkeys(mailings))
+
     @model_validator(mode="after")
     def _link_or_url(self) -> Link:
         if (self.link is None) == (self.url is None):

@@ -122,10 +122,8 @@ RELATIONS: dict[str, dict[str, str]] = {
 
 # Relations derived in SQL from the ones above, with the names resolved against the database.
 DERIVED = {
-    # one row per (link, mailing, action): a mailing listed twice is listed once (firing joins
-    # this, and a repeated row would fire an action twice for one click)
     "ls_def_link_action": """
-        SELECT DISTINCT l.link_id, m.mailing_id, a.action_no
+        SELECT l.link_id, m.mailing_id, a.action_no
         FROM ls_def_action a
         JOIN ls_def_entry e USING (entry_no)
         JOIN mail.link l ON l.link_id = e.link_id OR l.url = e.url
