@@ -2,7 +2,7 @@
 
     python bench/backfill.py [--clicks 10000000 | --full] [--db PATH] [--memory-limit 4GB]
         [--temp-dir DIR] [--batch SPEC] [--replay-clicks 1000000] [--replay-db PATH]
-        [--skip-replay] [--work-dir DIR] [--keep] [--compare] [--json]
+        [--skip-replay] [--repeat 3] [--work-dir DIR] [--keep] [--compare] [--json]
 
 In one run, each phase a subprocess timed by wall clock from here, with its own peak RSS taken
 from `os.wait4` (so the generator's or the benchmark's memory never counts in apply's):
@@ -13,7 +13,9 @@ from `os.wait4` (so the generator's or the benchmark's memory never counts in ap
    `--memory-limit`, `--temp-dir`, `--batch` only when given here);
 3. floor: copy it again, `bench/floor.py COPY`: the same work as minimal hand-written SQL (see
    its docstring for what it leaves out); its row counts are printed next to the engine's, and
-   with `--compare` the rows where the two results differ, table by table;
+   with `--compare` the rows where the two results differ, table by table; with `--repeat N`,
+   steps 2 and 3 run N times, taking turns (so that a change in the machine's load falls on
+   both alike), and the engine's and the floor's median runs are the ones compared;
 4. replay: `tests/oracle.py`'s sequential Python replay on a `--replay-clicks` (1M) sample,
    generated unless `--replay-db` names one (or the big database itself when it is no larger);
    the speed-up over the replay is the engine's clicks/s at the big scale divided by the
@@ -79,6 +81,7 @@ class Phase:
     exit_code: int = 0
     output: str = ""  # its stdout
     counts: dict[str, int] = field(default_factory=dict)
+    repeats: list[float] = field(default_factory=list)  # the seconds of every run, when repeated
 
     @property
     def clicks_per_second(self) -> float:
@@ -285,6 +288,36 @@ def compare(engine_db: Path, floor_db: Path) -> dict[str, tuple[int, int]]:
     finally:
         con.close()
     return out
+
+
+def repeated(
+    args: argparse.Namespace, fresh: Path, work: Path, *, keep: bool
+) -> tuple[list[Phase], dict[str, tuple[Phase, Path]]]:
+    """The engine and the floor, ``--repeat`` times each, taking turns: every run, and per side
+    its median run (by wall time) with that run's copy (kept when ``keep``; with ``--keep``, the
+    other runs' copies too).
+
+    The median phase is named plainly ("engine", "floor"), lists every run's seconds, and has
+    the largest peak RSS of the runs: the memory target holds for each.
+    """
+    runs: dict[str, list[tuple[Phase, Path]]] = {"engine": [], "floor": []}
+    for i in range(args.repeat):
+        for name, command_of in (("engine", engine_command), ("floor", floor_command)):
+            label = name if args.repeat == 1 else f"{name}-{i + 1}"
+            runs[name].append(timed_apply(label, command_of, args, fresh, work, keep=keep))
+    medians = {}
+    for name, done in runs.items():
+        ranked = sorted(done, key=lambda run: run[0].seconds)
+        median, copy = ranked[(len(ranked) - 1) // 2]  # of an even count, the faster middle run
+        if not args.keep:
+            for _, other in ranked:
+                if other != copy:
+                    drop_db(other)
+        seconds = [phase.seconds for phase, _ in done]
+        peak = max(phase.peak_rss_bytes for phase, _ in done)
+        medians[name] = (replace(median, name=name, repeats=seconds, peak_rss_bytes=peak), copy)
+    every = [phase for i in range(args.repeat) for name in runs for phase in [runs[name][i][0]]]
+    return (every if args.repeat > 1 else []), medians
 
 
 def replay_phase(args: argparse.Namespace, fresh: Path, work: Path) -> tuple[Phase, Phase | None]:
@@ -495,14 +528,22 @@ def print_report(
         f"commit {info['commit']}, load average before/after "
         f"{info['load_before'][0]:.2f} / {info['load_after'][0]:.2f}"
     )
-    print(f"\n{'phase':<16} {'clicks':>12} {'seconds':>9} {'clicks/s':>12} {'peak RSS':>10}")
+    print(f"\n{'phase':<18} {'clicks':>12} {'seconds':>9} {'clicks/s':>12} {'peak RSS':>10}")
     for p in phases:
+        label = f"{p.name} (median)" if len(p.repeats) > 1 else p.name
         print(
-            f"{p.name:<16} {p.clicks:>12,} {p.seconds:>9.1f} {p.clicks_per_second:>12,.0f} "
+            f"{label:<18} {p.clicks:>12,} {p.seconds:>9.1f} {p.clicks_per_second:>12,.0f} "
             f"{p.peak_rss_bytes / GIB:>6.2f} GiB"
         )
     engine, floor = phases_named(phases, "engine"), phases_named(phases, "floor")
     print(f"\nengine / floor time: {engine.seconds / floor.seconds:.2f}")
+    if len(engine.repeats) > 1:
+        ratios = [e / f for e, f in zip(engine.repeats, floor.repeats, strict=True)]
+        print(
+            f"  run by run: {', '.join(f'{r:.2f}' for r in ratios)} "
+            f"(engine {min(engine.repeats):.1f}-{max(engine.repeats):.1f} s, "
+            f"floor {min(floor.repeats):.1f}-{max(floor.repeats):.1f} s)"
+        )
     replay = phases_named(phases, "replay")
     if replay:
         print(
@@ -557,6 +598,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--replay-clicks", type=int, default=1_000_000, help="replay sample")
     parser.add_argument("--replay-db", help="a generated database for the replay sample")
     parser.add_argument("--skip-replay", action="store_true", help="no replay phase")
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="run the engine and the floor N times each, in turns, and compare their medians",
+    )
     parser.add_argument("--work-dir", help="where the copies go (default: a new temp dir)")
     parser.add_argument("--keep", action="store_true", help="keep the copies and logs")
     parser.add_argument(
@@ -567,6 +614,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.full:
         args.clicks = FULL_CLICKS
+    if args.repeat < 1:
+        parser.error("--repeat takes a number of runs, 1 or more")
     return args
 
 
@@ -581,9 +630,9 @@ def main(argv: list[str] | None = None) -> None:
     fresh, generated = prepare(args, work)
     phases = [generated] if generated else []
     keep = args.keep or args.compare
-    engine_phase, engine_db = timed_apply("engine", engine_command, args, fresh, work, keep=keep)
-    floor_phase, floor_db = timed_apply("floor", floor_command, args, fresh, work, keep=keep)
-    phases += [engine_phase, floor_phase]
+    every, medians = repeated(args, fresh, work, keep=keep)
+    (engine_phase, engine_db), (floor_phase, floor_db) = medians["engine"], medians["floor"]
+    phases += [*every, engine_phase, floor_phase]
     if args.compare:
         info["compare"] = compare(engine_db, floor_db)
         if not args.keep:
