@@ -2,7 +2,7 @@
 
     python bench/backfill.py [--clicks 10000000 | --full] [--db PATH] [--memory-limit 4GB]
         [--temp-dir DIR] [--batch SPEC] [--replay-clicks 1000000] [--replay-db PATH]
-        [--skip-replay] [--repeat 3] [--work-dir DIR] [--keep] [--compare] [--json]
+        [--skip-replay] [--repeat N] [--work-dir DIR] [--keep] [--compare] [--json]
 
 In one run, each phase a subprocess timed by wall clock from here, with its own peak RSS taken
 from `os.wait4` (so the generator's or the benchmark's memory never counts in apply's):
@@ -13,9 +13,10 @@ from `os.wait4` (so the generator's or the benchmark's memory never counts in ap
    `--memory-limit`, `--temp-dir`, `--batch` only when given here);
 3. floor: copy it again, `bench/floor.py COPY`: the same work as minimal hand-written SQL (see
    its docstring for what it leaves out); its row counts are printed next to the engine's, and
-   with `--compare` the rows where the two results differ, table by table; with `--repeat N`,
-   steps 2 and 3 run N times, taking turns (so that a change in the machine's load falls on
-   both alike), and the engine's and the floor's median runs are the ones compared;
+   with `--compare` the rows where the two results differ, table by table; with `--repeat N`
+   (odd), steps 2 and 3 run N times, taking turns (so that a change in the machine's load falls
+   on both alike): the engine/floor ratio is then the median of the turns' ratios, and clicks/s
+   and the speed-up over the replay are the engine's median run's;
 4. replay: `tests/oracle.py`'s sequential Python replay on a `--replay-clicks` (1M) sample,
    generated unless `--replay-db` names one (or the big database itself when it is no larger);
    the speed-up over the replay is the engine's clicks/s at the big scale divided by the
@@ -43,6 +44,7 @@ import os
 import platform
 import shlex
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -291,33 +293,52 @@ def compare(engine_db: Path, floor_db: Path) -> dict[str, tuple[int, int]]:
 
 
 def repeated(
-    args: argparse.Namespace, fresh: Path, work: Path, *, keep: bool
-) -> tuple[list[Phase], dict[str, tuple[Phase, Path]]]:
-    """The engine and the floor, ``--repeat`` times each, taking turns: every run, and per side
-    its median run (by wall time) with that run's copy (kept when ``keep``; with ``--keep``, the
-    other runs' copies too).
+    args: argparse.Namespace, fresh: Path, work: Path
+) -> tuple[list[Phase], dict[str, Phase], dict[str, Path]]:
+    """The engine and the floor, ``--repeat`` (an odd number of) times each, taking turns.
 
-    The median phase is named plainly ("engine", "floor"), lists every run's seconds, and has
+    Returns every run (none when not repeated), per side its median run, and per side the copy
+    of the first turn: every run writes the same rows, so that one is kept for ``--compare``;
+    the others go as soon as their run ends (with ``--keep``, every copy stays). The median
+    phase is named plainly ("engine", "floor"), lists every run's seconds in turn order, and has
     the largest peak RSS of the runs: the memory target holds for each.
     """
-    runs: dict[str, list[tuple[Phase, Path]]] = {"engine": [], "floor": []}
+    runs: dict[str, list[Phase]] = {"engine": [], "floor": []}
+    first: dict[str, Path] = {}
     for i in range(args.repeat):
         for name, command_of in (("engine", engine_command), ("floor", floor_command)):
             label = name if args.repeat == 1 else f"{name}-{i + 1}"
-            runs[name].append(timed_apply(label, command_of, args, fresh, work, keep=keep))
+            keep = args.keep or (args.compare and i == 0)
+            phase, copy = timed_apply(label, command_of, args, fresh, work, keep=keep)
+            runs[name].append(phase)
+            first.setdefault(name, copy)
     medians = {}
     for name, done in runs.items():
-        ranked = sorted(done, key=lambda run: run[0].seconds)
-        median, copy = ranked[(len(ranked) - 1) // 2]  # of an even count, the faster middle run
-        if not args.keep:
-            for _, other in ranked:
-                if other != copy:
-                    drop_db(other)
-        seconds = [phase.seconds for phase, _ in done]
-        peak = max(phase.peak_rss_bytes for phase, _ in done)
-        medians[name] = (replace(median, name=name, repeats=seconds, peak_rss_bytes=peak), copy)
-    every = [phase for i in range(args.repeat) for name in runs for phase in [runs[name][i][0]]]
-    return (every if args.repeat > 1 else []), medians
+        median = sorted(done, key=lambda phase: phase.seconds)[len(done) // 2]
+        medians[name] = replace(
+            median,
+            name=name,
+            repeats=[phase.seconds for phase in done],
+            peak_rss_bytes=max(phase.peak_rss_bytes for phase in done),
+        )
+    every = [phase for turn in zip(runs["engine"], runs["floor"], strict=True) for phase in turn]
+    return (every if args.repeat > 1 else []), medians, first
+
+
+def time_ratio(engine: Phase, floor: Phase) -> float:
+    """The engine's time over the floor's: of the one pair of runs, or, when repeated, the
+    median of the turns' ratios (the two runs of a turn ran under about the same load).
+
+    >>> one, other = Phase("engine", [], seconds=3.0), Phase("floor", [], seconds=2.0)
+    >>> time_ratio(one, other)
+    1.5
+    >>> time_ratio(replace(one, repeats=[3.0, 9.0, 4.0]), replace(other, repeats=[2.0, 3.0, 2.0]))
+    2.0
+    """
+    if len(engine.repeats) > 1:
+        pairs = zip(engine.repeats, floor.repeats, strict=True)
+        return statistics.median(e / f for e, f in pairs)
+    return engine.seconds / floor.seconds
 
 
 def replay_phase(args: argparse.Namespace, fresh: Path, work: Path) -> tuple[Phase, Phase | None]:
@@ -491,7 +512,7 @@ def targets(
     args: argparse.Namespace, engine: Phase, floor: Phase, replay: Phase | None
 ) -> list[tuple[str, str, bool | None]]:
     """(target, measured, met) per target of issue 4; met is None when this run cannot tell."""
-    ratio = engine.seconds / floor.seconds
+    ratio = time_ratio(engine, floor)
     out: list[tuple[str, str, bool | None]] = [
         (
             ">= 2M clicks/s end-to-end at 10M",
@@ -536,11 +557,11 @@ def print_report(
             f"{p.peak_rss_bytes / GIB:>6.2f} GiB"
         )
     engine, floor = phases_named(phases, "engine"), phases_named(phases, "floor")
-    print(f"\nengine / floor time: {engine.seconds / floor.seconds:.2f}")
+    print(f"\nengine / floor time: {time_ratio(engine, floor):.2f}")
     if len(engine.repeats) > 1:
         ratios = [e / f for e, f in zip(engine.repeats, floor.repeats, strict=True)]
         print(
-            f"  run by run: {', '.join(f'{r:.2f}' for r in ratios)} "
+            f"  the median of the turns: {', '.join(f'{r:.2f}' for r in ratios)} "
             f"(engine {min(engine.repeats):.1f}-{max(engine.repeats):.1f} s, "
             f"floor {min(floor.repeats):.1f}-{max(floor.repeats):.1f} s)"
         )
@@ -602,7 +623,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--repeat",
         type=int,
         default=1,
-        help="run the engine and the floor N times each, in turns, and compare their medians",
+        help="run the engine and the floor N (odd) times each, in turns; report the medians",
     )
     parser.add_argument("--work-dir", help="where the copies go (default: a new temp dir)")
     parser.add_argument("--keep", action="store_true", help="keep the copies and logs")
@@ -614,8 +635,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.full:
         args.clicks = FULL_CLICKS
-    if args.repeat < 1:
-        parser.error("--repeat takes a number of runs, 1 or more")
+    if args.repeat < 1 or args.repeat % 2 == 0:
+        parser.error("--repeat takes an odd number of runs (1, 3, 5, ...): its median is a run")
     return args
 
 
@@ -629,10 +650,9 @@ def main(argv: list[str] | None = None) -> None:
     work.mkdir(parents=True, exist_ok=True)
     fresh, generated = prepare(args, work)
     phases = [generated] if generated else []
-    keep = args.keep or args.compare
-    every, medians = repeated(args, fresh, work, keep=keep)
-    (engine_phase, engine_db), (floor_phase, floor_db) = medians["engine"], medians["floor"]
-    phases += [*every, engine_phase, floor_phase]
+    every, medians, first = repeated(args, fresh, work)
+    engine_db, floor_db = first["engine"], first["floor"]
+    phases += [*every, medians["engine"], medians["floor"]]
     if args.compare:
         info["compare"] = compare(engine_db, floor_db)
         if not args.keep:

@@ -692,7 +692,7 @@ def _applied_result(
     # small (a row per rule), and it needs the definitions' relations: read now
     bot_rules = _frame(con, f"WITH bots AS ({APPLIED_FRAMES['bots'][0]}), {BOT_RULES_SQL}", params)
     # counted in the database: `--json` needs the sizes, not millions of rows in pandas
-    counted = ("changes", "responses", "tickets", "appointments", "workload")
+    counted = ("changes", "responses", "tickets", "appointments")
     sizes = fetch_one(
         con,
         "SELECT "
