@@ -23,3 +23,23 @@ def con() -> Iterator[duckdb.DuckDBPyConnection]:
 def db_path(tmp_path: Path) -> Path:
     """A path for a linksim database file that does not exist yet."""
     return tmp_path / "test.duckdb"
+
+
+# The slowest files, slowest first. xdist hands whole files to its workers in the order they
+# were collected (`--no-loadscope-reorder` in pyproject.toml: by default it takes the files with
+# the most tests first, so the Spark files, which have few, came last and ran alone at the end
+# while the other worker had nothing left to do).
+SLOWEST_FIRST = (
+    "test_spark.py",
+    "test_spark_connect.py",
+    "test_notebooks.py",
+    "test_engine_properties.py",
+    "test_backfill.py",
+    "test_simulate.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run the slowest files first (a stable sort: the rest keep their order)."""
+    rank = {name: i for i, name in enumerate(SLOWEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(SLOWEST_FIRST)))
