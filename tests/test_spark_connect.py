@@ -23,7 +23,7 @@ from linksim.spark.connection import is_connect
 from linksim.spark.engine import apply_spark, differing_tables
 from linksim.warehouse import export_warehouse, import_warehouse
 from tests.strategies import World, new_database, worlds_and_definitions
-from tests.test_spark import ON_SPARK
+from tests.test_spark import ON_SPARK, two_batches
 
 
 @pytest.fixture(scope="module")
@@ -46,14 +46,15 @@ def test_an_apply_through_spark_connect_leaves_the_same_rows(
 ) -> None:
     assert is_connect(connect)
     world, raw = case
+    batch = two_batches(world)
     con = new_database(world)
     folder = tmp_path / f"w{random.getrandbits(32)}"
     export_warehouse(con, folder)
     defs = parse_definitions(raw)
-    # one batch: each step of a Spark Connect run goes through Parquet files, and the batches
-    # are the engine's, tested on the classic session (tests/test_spark.py)
-    duck = linksim.apply(con, defs, progress=False)
-    spark = apply_spark(connect, folder, defs, progress=False)
+    # two or three batches, not one a day: each step of a Spark Connect run goes through Parquet
+    # files; a second batch reads what the first committed, its scratch files released
+    duck = linksim.apply(con, defs, batch=batch, progress=False)
+    spark = apply_spark(connect, folder, defs, batch=batch, progress=False)
     assert spark.counts == duck.counts
     assert spark.batches == duck.batches
     back = linksim.connect(":memory:")
