@@ -336,9 +336,13 @@ def time_ratio(engine: Phase, floor: Phase) -> float:
     2.0
     """
     if len(engine.repeats) > 1:
-        pairs = zip(engine.repeats, floor.repeats, strict=True)
-        return statistics.median(e / f for e, f in pairs)
+        return statistics.median(turn_ratios(engine, floor))
     return engine.seconds / floor.seconds
+
+
+def turn_ratios(engine: Phase, floor: Phase) -> list[float]:
+    """The engine's time over the floor's in each turn of a repeated run, in turn order."""
+    return [e / f for e, f in zip(engine.repeats, floor.repeats, strict=True)]
 
 
 def replay_phase(args: argparse.Namespace, fresh: Path, work: Path) -> tuple[Phase, Phase | None]:
@@ -559,9 +563,9 @@ def print_report(
     engine, floor = phases_named(phases, "engine"), phases_named(phases, "floor")
     print(f"\nengine / floor time: {time_ratio(engine, floor):.2f}")
     if len(engine.repeats) > 1:
-        ratios = [e / f for e, f in zip(engine.repeats, floor.repeats, strict=True)]
+        ratios = ", ".join(f"{r:.2f}" for r in turn_ratios(engine, floor))
         print(
-            f"  the median of the turns: {', '.join(f'{r:.2f}' for r in ratios)} "
+            f"  the median of the turns: {ratios} "
             f"(engine {min(engine.repeats):.1f}-{max(engine.repeats):.1f} s, "
             f"floor {min(floor.repeats):.1f}-{max(floor.repeats):.1f} s)"
         )
