@@ -38,8 +38,8 @@ GROUPS = (
     ("eligibility and firing", r"TEMP TABLE ls_(eligible|fired)\b"),
     ("last writer and stored clocks", r"TEMP TABLE ls_state_"),
     ("rendering and responses", r"TEMP TABLE ls_(rendered|responses)\b"),
+    ("journal", r"^INSERT INTO linksim\.journal|TEMP TABLE ls_journal\b"),
     ("other steps (follow-ups, tickets, changes)", r"TEMP TABLE ls_"),
-    ("journal", r"^INSERT INTO linksim\.journal"),
     ("COMMIT (DuckDB's checkpoint)", r"^COMMIT"),
     ("other writes", r"^(INSERT|UPDATE|DELETE)"),
     ("other statements", r""),
@@ -51,6 +51,8 @@ def group_of(sql: str) -> str:
 
     >>> group_of("CREATE OR REPLACE TEMP TABLE ls_state_win AS SELECT 1")
     'last writer and stored clocks'
+    >>> group_of("CREATE OR REPLACE TEMP TABLE ls_journal AS SELECT 1")
+    'journal'
     """
     return next(name for name, pattern in GROUPS if re.search(pattern, sql))
 

@@ -64,10 +64,9 @@ def _key_match(name: str, left: str, right: str) -> str:
 
 def record(con: duckdb.DuckDBPyConnection, run_id: int, batch_no: int) -> None:
     """Journal the rows the computed change set (`ls_state_applied`, `ls_*_out`) will write."""
-    head = f"INSERT INTO linksim.journal ({JOURNAL_COLUMNS}) SELECT {int(run_id)}, {int(batch_no)}"
+    head = f"SELECT {int(run_id)}, {int(batch_no)}"
     field_key = key_json("crm.person_field", {"person_id": "a.owner_id", "field": "a.field"})
-    run(
-        con,
+    parts = [
         f"""
         {head}, 'crm.person_field', {field_key},
                CASE WHEN t.person_id IS NOT NULL THEN to_json(t) END, a.click_id, true, a.click_id,
@@ -75,12 +74,11 @@ def record(con: duckdb.DuckDBPyConnection, run_id: int, batch_no: int) -> None:
         FROM ls_state_applied a
         LEFT JOIN crm.person_field t ON t.person_id = a.owner_id AND t.field = a.field
         WHERE a.kind = 'field'
-        """,
-    )
+        """
+    ]
     for name, scope, owner, target, kind in MEMBERSHIPS:
         key = key_json(name, {owner: "a.owner_id", target: "a.target_id"})
-        run(
-            con,
+        parts.append(
             f"""
             {head}, '{name}', {key},
                    CASE WHEN t.{owner} IS NOT NULL THEN to_json(t) END, a.click_id, a.op = 'add',
@@ -89,7 +87,7 @@ def record(con: duckdb.DuckDBPyConnection, run_id: int, batch_no: int) -> None:
             FROM ls_state_applied a
             LEFT JOIN {name} t ON t.{owner} = a.owner_id AND t.{target} = a.target_id
             WHERE a.kind = '{kind}' AND a.scope = '{scope}' AND (a.op = 'add' OR a.has_row)
-            """,
+            """
         )
     removal_key = key_json(
         "linksim.removal",
@@ -100,8 +98,7 @@ def record(con: duckdb.DuckDBPyConnection, run_id: int, batch_no: int) -> None:
             "target_id": "a.target_id",
         },
     )
-    run(  # bookkeeping only: no target_kind, so no change row when it is restored
-        con,
+    parts.append(  # bookkeeping only: no target_kind, so no change row when it is restored
         f"""
         {head}, 'linksim.removal', {removal_key},
                CASE WHEN r.owner_id IS NOT NULL THEN to_json(r) END, a.click_id, a.op = 'remove',
@@ -112,12 +109,11 @@ def record(con: duckdb.DuckDBPyConnection, run_id: int, batch_no: int) -> None:
           ON r.target_kind = a.kind AND r.scope = a.scope AND r.owner_id = a.owner_id
          AND r.target_id = a.target_id
         WHERE a.kind <> 'field' AND (a.op = 'remove' OR a.has_removal)
-        """,
+        """
     )
     stamp = "strftime({}, '%Y-%m-%d %H:%M')"
     out_key = key_json("crm.appointment", {"appointment_id": "o.appointment_id"})
-    run(
-        con,
+    parts.append(
         f"""
         {head}, 'crm.appointment', {out_key},
                CASE WHEN t.appointment_id IS NOT NULL THEN to_json(t) END,
@@ -128,18 +124,20 @@ def record(con: duckdb.DuckDBPyConnection, run_id: int, batch_no: int) -> None:
                     ELSE o.appointment_id END
         FROM ls_appointment_out o
         LEFT JOIN crm.appointment t USING (appointment_id)
-        UNION ALL
-        SELECT {int(run_id)}, {int(batch_no)}, 'crm.appointment',
+        """
+    )
+    parts.append(
+        f"""
+        {head}, 'crm.appointment',
                {key_json("crm.appointment", {"appointment_id": "t.appointment_id"})},
                to_json(t), t.source_click_id, true, t.source_click_id, t.source_action,
                'appointment', t.appointment_id, t.person_id, NULL,
                {stamp.format("r.old_starts_at")}, {stamp.format("r.starts_at")}
         FROM ls_rescheduled r
         JOIN crm.appointment t USING (appointment_id)
-        """,
+        """
     )
-    run(
-        con,
+    parts.append(
         f"""
         {head}, 'crm.ticket', {key_json("crm.ticket", {"ticket_id": "o.ticket_id"})},
                CASE WHEN t.ticket_id IS NOT NULL THEN to_json(t) END,
@@ -150,8 +148,14 @@ def record(con: duckdb.DuckDBPyConnection, run_id: int, batch_no: int) -> None:
                     ELSE o.ticket_id END
         FROM ls_ticket_out o
         LEFT JOIN crm.ticket t USING (ticket_id)
-        """,
+        """
     )
+    # Computed first, then inserted from one relation: each part inserted on its own leaves a
+    # partly filled row group per thread, which the next checkpoint rewrites to merge them (at
+    # 10M clicks, 17 row groups of JSON text recompressed: 3-4 s, against 1 s to compute first)
+    run(con, "CREATE OR REPLACE TEMP TABLE ls_journal AS" + "UNION ALL".join(parts))
+    run(con, f"INSERT INTO linksim.journal ({JOURNAL_COLUMNS}) SELECT * FROM ls_journal")
+    run(con, "DROP TABLE ls_journal")
 
 
 def current_sql(relation: str) -> str:

@@ -38,7 +38,7 @@ from linksim.progress import progress_bar
 from linksim.result import RunResult
 from linksim.reversal import reverse_bot_changes
 from linksim.scripts import Script, registered_scripts
-from linksim.store.query import fetch_one, fetch_value, run, transaction
+from linksim.store.query import fetch_one, fetch_value, run, transaction, unordered_inserts
 
 __all__ = [
     "AFTER_SCRIPTS",
@@ -483,7 +483,7 @@ def _apply(
                     execute_scripts=True,
                     scripts=scripts,
                 )
-                with transaction(con):
+                with transaction(con), unordered_inserts(con):
                     record(con, run_id, b.number)
                     write_changes(con, run_id)
                     _record_bots(con, run_id)
