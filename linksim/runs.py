@@ -483,7 +483,8 @@ def _apply(
                     execute_scripts=True,
                     scripts=scripts,
                 )
-                with transaction(con), unordered_inserts(con):
+                # (the transaction ends first: an aborted one refuses the SET that ends the other)
+                with unordered_inserts(con), transaction(con):
                     record(con, run_id, b.number)
                     write_changes(con, run_id)
                     _record_bots(con, run_id)

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 import linksim
+from linksim import runs
 from linksim.cli import main
 from linksim.runs import pipeline_sql
 
@@ -329,6 +330,25 @@ def test_a_script_returning_bad_rows_changes_nothing(world: Path) -> None:
     assert result.script_runs[0].status == "error"
     assert "clicks it was not given" in (result.script_runs[0].error or "")
     assert result.changes[result.changes["target_kind"] == "field"].empty
+    con.close()
+
+
+def test_a_failed_batch_leaves_the_insertion_order_as_it_was(
+    world: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch inserts unordered (`unordered_inserts`), and DuckDB's setting is the database's:
+    a batch that fails in DuckDB, aborting its transaction, must still set it back."""
+
+    def failing(con: duckdb.DuckDBPyConnection, run_id: int) -> None:
+        con.execute("SELECT CAST('not a number' AS INTEGER)")
+
+    monkeypatch.setattr(runs, "write_changes", failing)
+    con = linksim.connect(world)
+    with pytest.raises(duckdb.ConversionException):
+        linksim.apply(con, linksim.parse_definitions(DEFS))
+    setting = "SELECT current_setting('preserve_insertion_order')"
+    assert con.execute(setting).fetchone() == (True,)
+    assert con.execute("SELECT count(*) FROM linksim.journal").fetchone() == (0,)
     con.close()
 
 

@@ -40,18 +40,24 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
 @contextlib.contextmanager
 def unordered_inserts(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
     """Let the INSERTs of the block store their rows in any order (DuckDB's
-    ``preserve_insertion_order`` off), then set it back.
+    ``preserve_insertion_order`` off), then set it back, also when the block fails.
 
     An INSERT that keeps its input's order leaves a partly filled row group at each boundary
     between the batches its threads wrote, and the next checkpoint rewrites those row groups to
     merge them: at 10M clicks, seconds of recompressing journal and change rows when the
     database closed. No table linksim writes relies on its rows' stored order (every read that
-    needs an order says ORDER BY). Other connections (Spark's) are left as they are.
+    needs an order says ORDER BY). The setting is the database's, not the connection's: other
+    connections to it insert unordered too while the block runs. A transaction in the block
+    must end in it (an aborted one refuses the SET). Spark's connections are left as they are.
 
     >>> con = duckdb.connect()
     >>> with unordered_inserts(con):
     ...     fetch_value(con, "SELECT current_setting('preserve_insertion_order')")
     False
+    >>> with unordered_inserts(con), transaction(con):  # doctest: +IGNORE_EXCEPTION_DETAIL
+    ...     run(con, "SELECT CAST('x' AS INTEGER)")
+    Traceback (most recent call last):
+    duckdb.ConversionException: Could not convert string 'x' to INT32
     >>> fetch_value(con, "SELECT current_setting('preserve_insertion_order')")
     True
     """
