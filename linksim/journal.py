@@ -152,8 +152,8 @@ def record(con: duckdb.DuckDBPyConnection, run_id: int, batch_no: int) -> None:
     )
     # Computed first, then inserted from one relation: each part inserted on its own leaves a
     # partly filled row group per thread, which the next checkpoint rewrites to merge them (at
-    # 10M clicks, 17 row groups of JSON text recompressed: 3-4 s, against 1 s to compute first)
-    # (named as the journal's columns: the parts' own names repeat, which Spark's Parquet refuses)
+    # 10M clicks, 17 row groups of JSON text recompressed: 3-4 s, against 1 s to compute first).
+    # Its columns take the journal's names: the parts' own repeat, which Spark's Parquet refuses.
     union = "\nUNION ALL\n".join(parts)
     run(
         con,

@@ -483,7 +483,7 @@ def _apply(
                     execute_scripts=True,
                     scripts=scripts,
                 )
-                # (the transaction ends first: an aborted one refuses the SET that ends the other)
+                # the transaction inside, to end first: an aborted one refuses the order's reset
                 with unordered_inserts(con), transaction(con):
                     record(con, run_id, b.number)
                     write_changes(con, run_id)
