@@ -125,12 +125,11 @@ WHERE in_scope AND quarantine_reason IS NULL AND bot_reason IS NOT NULL
 """
 
 # Per bot rule: the clicks and people it caught, and the actions those clicks did not trigger:
-# per action type, how many of its actions' links they clicked. After `WITH bots AS (…),`.
-# Counted per (link, mailing) before the join to the actions: millions of bot clicks, few links.
+# per action type, how many of its actions' links they clicked. After `WITH per_link AS (…),
+# people AS (…),`: the bot clicks per (rule, link, mailing), one row each, and the (rule,
+# person) pairs. Counted per link before the join to the actions: millions of bot clicks, few
+# links.
 BOT_RULES_SQL = f"""
-per_link AS (
-    SELECT reason, link_id, mailing_id, count(*) AS clicks FROM bots GROUP BY ALL
-),
 hit AS (
     SELECT DISTINCT g.reason, g.link_id, g.mailing_id, g.clicks, a.type
     FROM per_link g
@@ -144,9 +143,10 @@ held AS (
     FROM (SELECT reason, type, sum(clicks)::BIGINT AS clicks FROM hit GROUP BY ALL)
     GROUP BY reason
 )
-SELECT r.reason, r.clicks, r.people, h.actions_not_triggered
-FROM (SELECT reason, count(*) AS clicks, count(DISTINCT person_id) AS people
-      FROM bots GROUP BY reason) r
+SELECT r.reason, r.clicks, p.people, h.actions_not_triggered
+FROM (SELECT reason, sum(clicks)::BIGINT AS clicks FROM per_link GROUP BY reason) r
+JOIN (SELECT reason, count(DISTINCT person_id) AS people FROM people GROUP BY reason) p
+  USING (reason)
 LEFT JOIN held h USING (reason)
 ORDER BY list_position({list(BOT_REASONS)!r}, r.reason)
 """
@@ -159,7 +159,9 @@ PREVIEW_FRAMES = {
     "responses": "SELECT * FROM ls_responses ORDER BY click_id, action_id",
     "workload": WORKLOAD_SQL,
     "bots": "SELECT * FROM ls_bots ORDER BY clicked_at, click_id",
-    "bot_rules": f"WITH bots AS (SELECT * FROM ls_bots), {BOT_RULES_SQL}",
+    "bot_rules": "WITH per_link AS (SELECT reason, link_id, mailing_id, count(*) AS clicks"
+    " FROM ls_bots GROUP BY ALL),"
+    f" people AS (SELECT reason, person_id FROM ls_bots), {BOT_RULES_SQL}",
 }
 
 
@@ -460,6 +462,8 @@ def _apply(
         ).fetchall()
     )
     todo = [b for b in plan if (b.since, b.until, b.fingerprint) not in done]
+    for sql in RUN_BOTS_TABLES:
+        run(con, sql)
     script_runs: list[ScriptRun] = []
     totals: dict[str, int] = {}
     reversal, kept = {"reversed": 0, "edited_since": 0}, pd.DataFrame()
@@ -557,6 +561,21 @@ def _reverse(
     return done
 
 
+# An apply's bot rules, counted batch by batch from `ls_bots` (where each bot click's link,
+# mailing and person are at hand) rather than from `linksim.bot_click` joined back to millions
+# of clicks at the end.
+RUN_BOTS_TABLES = (
+    "CREATE OR REPLACE TEMP TABLE ls_run_bot_links"
+    " (reason VARCHAR, link_id BIGINT, mailing_id BIGINT, clicks BIGINT)",
+    "CREATE OR REPLACE TEMP TABLE ls_run_bot_people (reason VARCHAR, person_id BIGINT)",
+)
+RUN_BOT_RULES_SQL = (
+    "WITH per_link AS (SELECT reason, link_id, mailing_id, sum(clicks)::BIGINT AS clicks"
+    " FROM ls_run_bot_links GROUP BY ALL),"
+    f" people AS (SELECT reason, person_id FROM ls_run_bot_people), {BOT_RULES_SQL}"
+)
+
+
 def _record_bots(con: duckdb.DuckDBPyConnection, run_id: int) -> None:
     """The verdicts of the batch's clicks replace what an earlier apply said about them."""
     run(
@@ -572,6 +591,12 @@ def _record_bots(con: duckdb.DuckDBPyConnection, run_id: int) -> None:
         " SELECT click_id, reason, detail, ? FROM ls_bots",
         [run_id],
     )
+    run(
+        con,
+        "INSERT INTO ls_run_bot_links SELECT reason, link_id, mailing_id, count(*)"
+        " FROM ls_bots GROUP BY ALL",
+    )
+    run(con, "INSERT INTO ls_run_bot_people SELECT DISTINCT reason, person_id FROM ls_bots")
 
 
 def _job(
@@ -691,7 +716,9 @@ def _applied_result(
         return _frame(con, f"WITH {ctes} {sql}", params)
 
     # small (a row per rule), and it needs the definitions' relations: read now
-    bot_rules = _frame(con, f"WITH bots AS ({APPLIED_FRAMES['bots'][0]}), {BOT_RULES_SQL}", params)
+    bot_rules = _frame(con, RUN_BOT_RULES_SQL)
+    for name in ("ls_run_bot_links", "ls_run_bot_people"):
+        run(con, f"DROP TABLE {name}")
     # counted in the database: `--json` needs the sizes, not millions of rows in pandas
     counted = ("changes", "responses", "tickets", "appointments")
     sizes = fetch_one(

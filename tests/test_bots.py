@@ -141,6 +141,39 @@ def test_each_rule_gives_its_reason_and_evidence(world: Path) -> None:
     con.close()
 
 
+def test_an_apply_in_batches_counts_each_rule_as_one_pass_does(world: Path) -> None:
+    # the apply counts its bot rules batch by batch: a person caught on three days is one
+    # person, and link 1's one bot click on each of two days is two clicks
+    scanner = "Mozilla/5.0 (compatible; Mimecast-URL-Protect/2.1)"
+    day = 86_400
+    _clicks(
+        world,
+        [
+            (1, 1, 1, 3600, scanner, HOME),
+            (2, 1, 1, 3600 + day, scanner, HOME),
+            (3, 1, 2, 3600 + 2 * day, scanner, HOME),
+            (4, 2, 2, 3600 + 2 * day, scanner, HOME),
+            (5, 3, 2, 2.5, BROWSER, HOME),
+            (6, 4, 3, 3600 + day, BROWSER, "40.107.3.4"),
+            (7, 5, 1, 3600 + 2 * day, BROWSER, HOME),
+        ],
+    )
+    con = linksim.connect(world)
+    defs = _defs()
+    previewed = linksim.preview(con, defs).bots_by_rule()
+    applied = linksim.apply(con, defs, batch="1d")
+    assert applied.batches["committed"] == 3
+    rules = applied.bots_by_rule()
+    pd.testing.assert_frame_equal(rules, previewed)
+    by_rule = rules.set_index("reason")
+    assert by_rule.loc["user_agent", "clicks"] == 4 and by_rule.loc["user_agent", "people"] == 2
+    assert by_rule.loc["user_agent", "actions_not_triggered"] == (
+        "follow_up 2, request 2, selection 2"
+    )
+    assert list(by_rule.index) == ["user_agent", "ip_range", "too_soon"]
+    con.close()
+
+
 def test_a_range_over_several_first_numbers_catches_each_and_spares_the_rest(
     world: Path,
 ) -> None:
