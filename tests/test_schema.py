@@ -12,6 +12,7 @@ import pytest
 
 from linksim.errors import DatabaseError
 from linksim.store.connect import connect
+from linksim.store.migrate import migrate
 from linksim.store.schema import INPUT_TABLES, SCHEMA_VERSION, TABLES, ddl, table
 
 SPEC_COLUMNS = {
@@ -197,6 +198,39 @@ def test_a_version_2_file_learns_the_segment_run_mode(db_path: Path) -> None:
         (1, "apply"),
         (2, "segment"),
     ]
+    con.close()
+
+
+def _key_compression(con: duckdb.DuckDBPyConnection) -> set[str]:
+    con.execute("CHECKPOINT").fetchall()
+    rows = con.execute(
+        "SELECT DISTINCT compression FROM pragma_storage_info('linksim.journal') "
+        "WHERE column_name = 'key' AND segment_type = 'VARCHAR'"
+    ).fetchall()
+    return {c for (c,) in rows}
+
+
+def test_a_journal_made_before_its_compression_was_declared_is_rebuilt_once(
+    db_path: Path,
+) -> None:
+    con = connect(db_path)
+    con.execute("DROP TABLE linksim.journal").fetchall()
+    con.execute(ddl(table("linksim.journal")).replace(" USING COMPRESSION zstd", "")).fetchall()
+    con.execute(
+        "INSERT INTO linksim.journal (run_id, batch_no, table_name, key, after_exists) "
+        "SELECT 1, 0, 'crm.person_field', json_object('person_id', i, 'field', 'tier'), true "
+        "FROM range(5000) r(i)"
+    ).fetchall()
+    assert _key_compression(con) != {"ZSTD"}
+    con.close()
+    con = connect(db_path)  # opened for writing: rebuilt, rows unchanged
+    assert _key_compression(con) == {"ZSTD"}
+    assert con.execute(
+        "SELECT count(*), count(DISTINCT key), min(key) FROM linksim.journal"
+    ).fetchall() == [(5000, 5000, '{"person_id":0,"field":"tier"}')]
+    con.close()
+    con = connect(db_path)
+    assert migrate(con) is False  # nothing left to do
     con.close()
 
 

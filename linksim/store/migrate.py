@@ -7,9 +7,14 @@ Version 1 enforced the keys of the tables that grow with the clicks as PRIMARY K
 keeps them declared only (see `linksim.store.schema`). Version 3 adds the run mode `segment` (a
 segment saved as a selection) to the CHECK of `linksim.run.mode`. DuckDB cannot drop or change a
 constraint, so each such table is rebuilt as declared now, rows unchanged.
+
+A column's storage (`Column.compression`) is no part of the version: a file whose table was made
+without it has the table rebuilt the same way, once, by the first linksim that declares it.
 """
 
 from __future__ import annotations
+
+import re
 
 import duckdb
 
@@ -36,6 +41,30 @@ def present_columns(con: duckdb.DuckDBPyConnection) -> set[tuple[str, str]]:
         "WHERE database_name = current_database()"
     ).fetchall()
     return {(table, column) for table, column in rows}
+
+
+def _outdated_storage(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """The tables with a column whose declared compression the file's table does not use."""
+    made = dict(
+        con.execute(
+            "SELECT schema_name || '.' || table_name, sql FROM duckdb_tables() "
+            "WHERE database_name = current_database()"
+        ).fetchall()
+    )
+    return [
+        t.name
+        for t in TABLES
+        if t.name in made
+        and any(
+            not re.search(
+                rf'(^|[(,\s])"?{c.name}"? \S+ USING COMPRESSION {c.compression}\b',
+                made[t.name],
+                re.IGNORECASE,
+            )
+            for c in t.columns
+            if c.compression
+        )
+    ]
 
 
 def _rebuild(con: duckdb.DuckDBPyConnection, name: str) -> None:
@@ -67,17 +96,21 @@ def migrate(con: duckdb.DuckDBPyConnection) -> bool:
     found = has_meta and fetch_value(
         con, "SELECT value FROM linksim.meta WHERE key = 'schema_version'"
     )
-    if found not in ("1", "2"):
+    outdated = _outdated_storage(con) if has_meta else []
+    if found not in ("1", "2") and not outdated:
         return False
     with transaction(con):
-        enforced = _enforced_keys(con)
-        for t in TABLES:
-            if t.key and not t.enforce_key and t.name in enforced:
-                _rebuild(con, t.name)
-        _rebuild(con, "linksim.run")
-        run(
-            con,
-            "UPDATE linksim.meta SET value = ? WHERE key = 'schema_version'",
-            [str(SCHEMA_VERSION)],
-        )
+        if found in ("1", "2"):
+            enforced = _enforced_keys(con)
+            for t in TABLES:
+                if t.key and not t.enforce_key and t.name in enforced:
+                    _rebuild(con, t.name)
+            _rebuild(con, "linksim.run")
+            run(
+                con,
+                "UPDATE linksim.meta SET value = ? WHERE key = 'schema_version'",
+                [str(SCHEMA_VERSION)],
+            )
+        for name in _outdated_storage(con):
+            _rebuild(con, name)
     return True

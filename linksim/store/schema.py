@@ -34,6 +34,7 @@ class Column:
     references: str | None = None  # "schema.table.column", checked by the loader
     may_be_future: bool = False  # for timestamps: a future value is a plan, not an error
     by_linksim: bool = False  # linksim's own bookkeeping: a load that does not give it clears it
+    compression: str | None = None  # DuckDB's storage of the column, when its own choice is slow
 
 
 @dataclass(frozen=True)
@@ -390,8 +391,11 @@ TABLES: tuple[Table, ...] = (
             _id("run_id"),
             Column("batch_no", "INTEGER", nullable=False),
             Column("table_name", "VARCHAR", nullable=False),
-            Column("key", "VARCHAR", nullable=False),
-            Column("before", "JSON"),
+            # JSON text, nearly every value unique: DuckDB's default (a dictionary of FSST
+            # strings) spends a fifth of the journal's insert analysing them, and zstd stores
+            # them in about half the blocks (docs/BENCHMARKS.md)
+            Column("key", "VARCHAR", nullable=False, compression="zstd"),
+            Column("before", "JSON", compression="zstd"),
             _id("writer_click", nullable=True),
             Column("after_exists", "BOOLEAN", nullable=False),
             _id("after_click", nullable=True),
@@ -561,6 +565,8 @@ def table(name: str) -> Table:
 
 def _column_ddl(column: Column) -> str:
     parts = [column.name, column.type]
+    if column.compression:
+        parts.append(f"USING COMPRESSION {column.compression}")
     if not column.nullable:
         parts.append("NOT NULL")
     if column.default is not None:
