@@ -96,7 +96,8 @@ def migrate(con: duckdb.DuckDBPyConnection) -> bool:
     found = has_meta and fetch_value(
         con, "SELECT value FROM linksim.meta WHERE key = 'schema_version'"
     )
-    outdated = _outdated_storage(con) if has_meta else []
+    # a file of an unknown version is left as it is, to be refused
+    outdated = _outdated_storage(con) if found in READABLE else []
     if found not in ("1", "2") and not outdated:
         return False
     with transaction(con):
