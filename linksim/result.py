@@ -158,7 +158,10 @@ class RunResult:
 
     def bots_by_rule(self) -> pd.DataFrame:
         """Per bot rule: the clicks and people it caught, and the actions those clicks did not
-        trigger (the actions of their links, with the number of clicks)."""
+        trigger (the actions of their links, with the number of clicks).
+
+        For an apply, the batches this run committed: a re-run that skips committed batches
+        counts only the rest (`counts` is the whole job's)."""
         frame = self._frame("bot_rules")
         if frame.empty:
             return pd.DataFrame(columns=["reason", "clicks", "people", "actions_not_triggered"])

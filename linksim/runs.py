@@ -462,12 +462,12 @@ def _apply(
         ).fetchall()
     )
     todo = [b for b in plan if (b.since, b.until, b.fingerprint) not in done]
-    for sql in RUN_BOTS_TABLES:
-        run(con, sql)
     script_runs: list[ScriptRun] = []
     totals: dict[str, int] = {}
     reversal, kept = {"reversed": 0, "edited_since": 0}, pd.DataFrame()
     try:
+        for sql in RUN_BOTS_TABLES:
+            run(con, sql)
         if todo:
             span = (min(b.since for b in todo), max(b.until for b in todo))
             reversal, kept = _reverse(con, defs, run_id, *span, mailing)
@@ -503,6 +503,7 @@ def _apply(
         # interrupted instead
         with contextlib.suppress(duckdb.Error):
             _finish_run(con, run_id, "failed", totals)
+            _drop_run_bots(con)
         raise
     # The accounting of the whole job, batches committed by earlier runs included.
     counts = _job_counts(con, job, plan)
@@ -576,8 +577,14 @@ RUN_BOT_RULES_SQL = (
 )
 
 
+def _drop_run_bots(con: duckdb.DuckDBPyConnection) -> None:
+    for name in ("ls_run_bot_links", "ls_run_bot_people"):
+        run(con, f"DROP TABLE IF EXISTS {name}")
+
+
 def _record_bots(con: duckdb.DuckDBPyConnection, run_id: int) -> None:
-    """The verdicts of the batch's clicks replace what an earlier apply said about them."""
+    """The verdicts of the batch's clicks replace what an earlier apply said about them; the
+    run's bot rules count them (`RUN_BOTS_TABLES`)."""
     run(
         con,
         "DELETE FROM linksim.bot_click WHERE click_id IN ("
@@ -715,10 +722,12 @@ def _applied_result(
         )
         return _frame(con, f"WITH {ctes} {sql}", params)
 
-    # small (a row per rule), and it needs the definitions' relations: read now
-    bot_rules = _frame(con, RUN_BOT_RULES_SQL)
-    for name in ("ls_run_bot_links", "ls_run_bot_people"):
-        run(con, f"DROP TABLE {name}")
+    # small (a row per rule), and it needs the definitions' relations and the run's counts,
+    # which are dropped here: read now
+    try:
+        bot_rules = _frame(con, RUN_BOT_RULES_SQL)
+    finally:
+        _drop_run_bots(con)
     # counted in the database: `--json` needs the sizes, not millions of rows in pandas
     counted = ("changes", "responses", "tickets", "appointments")
     sizes = fetch_one(

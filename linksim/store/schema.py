@@ -392,7 +392,7 @@ TABLES: tuple[Table, ...] = (
             Column("batch_no", "INTEGER", nullable=False),
             Column("table_name", "VARCHAR", nullable=False),
             # JSON text, nearly every value unique: DuckDB's default (a dictionary of FSST
-            # strings) spends a fifth of the journal's insert analysing them, and zstd stores
+            # strings) spends a quarter of the journal's insert on them, and zstd stores
             # them in about half the blocks (docs/BENCHMARKS.md)
             Column("key", "VARCHAR", nullable=False, compression="zstd"),
             Column("before", "JSON", compression="zstd"),
