@@ -16,6 +16,7 @@ from typing import Any
 
 import duckdb
 import pandas as pd
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -329,3 +330,37 @@ def test_a_moved_ticket_keeps_the_exact_old_and_new_created_at() -> None:
     expected, actual = moved_source_changes({"id": "tic", "type": "request", "title": "Q"}, earlier)
     assert [c[6:8] for c in expected] == [("2026-03-27 22:00:00", "2026-03-27 21:59:59.6")]
     assert comparable_changes(actual) == comparable_changes(expected)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="known, found 2026-11-28: an op that ties the stored clock (the same click) with "
+    "another value wins whatever its action's order, so re-running an earlier batch undoes a "
+    "later action of the same click that waited for its confirmation",
+)
+def test_a_rerun_batch_keeps_the_confirmed_action_of_the_same_click() -> None:
+    # SPEC §6: batches "in any order and any number of times" end as one pass. Click 2 fires
+    # `out` at once and `in` (the later action) only when click 3 confirms it, a day later. One
+    # pass applies both in action order: Launch present. Re-running the first half after the
+    # second puts `out` back on top, with the same clock (T0, click 2) that `in` wrote.
+    world = one_click_world()
+    later = {"click_id": 3, "mailing_id": 1, "link_id": 1, "person_id": 1}
+    world["mail.click"].append({**later, "clicked_at": T0 + dt.timedelta(days=1)})
+    actions = [
+        {"id": "out", "type": "project", "remove": ["Launch"], "fire": "once"},
+        {"id": "in", "type": "project", "add": ["Launch"], "fire": "once", "require": "confirmed"},
+    ]
+    raw = {
+        "version": 1,
+        "bot_filter": {"enabled": False},
+        "links": [{"link": 1, "actions": actions}],
+    }
+    one_pass, defs = setup(world, raw)
+    linksim.apply(one_pass, defs)
+    batched, _ = setup(world, raw)
+    middle = T0 + dt.timedelta(hours=12)
+    for since, until in ((None, middle), (middle, None), (None, middle)):
+        linksim.apply(batched, defs, since=since, until=until)
+    members = "SELECT person_id, project_id FROM crm.project_member"
+    assert one_pass.execute(members).fetchall() == [(1, 1)]
+    assert batched.execute(members).fetchall() == [(1, 1)]
