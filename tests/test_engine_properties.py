@@ -344,8 +344,9 @@ def test_an_earlier_batch_run_last_keeps_the_confirmed_action_of_the_same_click(
     # pass applies both in action order: Launch present. The first half run after the second
     # puts `out` back on top, with the same clock (T0, click 2) that `in` wrote.
     world = one_click_world()
-    later = {"click_id": 3, "mailing_id": 1, "link_id": 1, "person_id": 1}
-    world["mail.click"].append({**later, "clicked_at": T0 + dt.timedelta(days=1)})
+    confirming = {"click_id": 3, "mailing_id": 1, "link_id": 1, "person_id": 1,
+                  "clicked_at": T0 + dt.timedelta(days=1)}  # fmt: skip
+    world["mail.click"].append(confirming)
     actions = [
         {"id": "out", "type": "project", "remove": ["Launch"], "fire": "once"},
         {"id": "in", "type": "project", "add": ["Launch"], "fire": "once", "require": "confirmed"},
