@@ -356,7 +356,7 @@ def replay_phase(args: argparse.Namespace, fresh: Path, work: Path) -> tuple[Pha
         sample = work / "replay-fresh.duckdb"
         generated = generate("generate sample", args.replay_clicks, sample, work)
     copy = work / "replay.duckdb"
-    copy_db(sample, copy)  # only read, but a copy never meets a lock on the original
+    copy_db(sample, copy)  # opened to write (an older file gains the tables added since)
     clicks, _ = fresh_counts(copy)
     command = replay_command(copy)
     print(f"replay: {shlex.join(command)}", flush=True)
@@ -482,7 +482,7 @@ def replay_only(db: str) -> None:
     from tests import oracle
 
     index_replay(oracle)
-    con = linksim.connect(db, read_only=True)
+    con = linksim.connect(db)  # a copy: an older file gets the tables added since
     defs = linksim.load_definitions(DEFINITIONS)
     started = time.perf_counter()
     expected = oracle.replay(con, defs, scripts={"crm_enrich": crm_enrich})

@@ -29,6 +29,7 @@ JOURNALED = (
     "crm.selection_member",
     "crm.project_member",
     "linksim.removal",
+    "linksim.state_writer",
     "crm.appointment",
     "crm.ticket",
 )
@@ -109,6 +110,27 @@ def record(con: duckdb.DuckDBPyConnection, run_id: int, batch_no: int) -> None:
           ON r.target_kind = a.kind AND r.scope = a.scope AND r.owner_id = a.owner_id
          AND r.target_id = a.target_id
         WHERE a.kind <> 'field' AND (a.op = 'remove' OR a.has_removal)
+        """
+    )
+    writer_key = key_json(
+        "linksim.state_writer",
+        {
+            "target_kind": "a.kind",
+            "scope": "a.scope",
+            "owner_id": "a.owner_id",
+            "target_key": "a.tkey",
+        },
+    )
+    parts.append(  # bookkeeping too
+        f"""
+        {head}, 'linksim.state_writer', {writer_key},
+               CASE WHEN x.owner_id IS NOT NULL THEN to_json(x) END, a.click_id, true,
+               a.click_id, a.action_id, NULL, NULL, NULL, NULL, NULL, NULL
+        FROM ls_state_applied a
+        LEFT JOIN linksim.state_writer x
+          ON x.target_kind = a.kind AND x.scope = a.scope AND x.owner_id = a.owner_id
+         AND x.target_key = a.tkey
+        WHERE a.tied
         """
     )
     stamp = "strftime({}, '%Y-%m-%d %H:%M')"

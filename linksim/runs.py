@@ -462,6 +462,7 @@ def _apply(
         ).fetchall()
     )
     todo = [b for b in plan if (b.since, b.until, b.fingerprint) not in done]
+    tied = bool(fetch_value(con, "SELECT count(*) FROM ls_def_tied"))
     script_runs: list[ScriptRun] = []
     totals: dict[str, int] = {}
     reversal, kept = {"reversed": 0, "edited_since": 0}, pd.DataFrame()
@@ -490,7 +491,7 @@ def _apply(
                 # the transaction inside, to end first: an aborted one refuses the order's reset
                 with unordered_inserts(con), transaction(con):
                     record(con, run_id, b.number)
-                    write_changes(con, run_id)
+                    write_changes(con, run_id, tied=tied)
                     _record_bots(con, run_id)
                     _record_scripts(con, run_id, batch_scripts)
                     _record_batch(con, job, b, run_id, counts, time.perf_counter() - started)

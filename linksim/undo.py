@@ -31,7 +31,10 @@ from linksim.store.query import fetch_one, fetch_value, run, transaction
 __all__ = ["UndoResult", "undo"]
 
 # Per (table, key) the run wrote: the image before its first write, what its last write left,
-# and whether the stored row still holds that.
+# and whether the stored row still holds that: it exists or not as left, with the same source
+# click, and no later run wrote it (one that re-ran the same click leaves the same source click:
+# a later action of a click that fired in another batch). Undo runs, and runs since undone, put
+# back what was there: they do not count.
 PLAN = """
 CREATE OR REPLACE TEMP TABLE ls_undo_plan AS
 WITH mine AS (SELECT * FROM linksim.journal WHERE run_id = $run),
@@ -50,11 +53,17 @@ SELECT s.table_name, s.key, s.first.before AS image, s.first.value_before, s.las
        s.last.target, s.last.person_id, s.last.contact_id, s.last.value_after,
        CASE WHEN s.last.after_exists
             THEN c.key IS NOT NULL AND c.src IS NOT DISTINCT FROM s.last.after_click
-            ELSE c.key IS NULL END AS holds,
-       (SELECT max(l.run_id) FROM linksim.journal l
-        WHERE l.table_name = s.table_name AND l.key = s.key AND l.run_id > $run) AS later_run
+            ELSE c.key IS NULL END AND l.later_run IS NULL AS holds,
+       l.later_run
 FROM span s
 LEFT JOIN cur c USING (table_name, key)
+LEFT JOIN (
+    SELECT j.table_name, j.key, max(j.run_id) AS later_run
+    FROM linksim.journal j
+    JOIN linksim.run r ON r.run_id = j.run_id AND r.mode <> 'undo' AND r.status <> 'undone'
+    WHERE j.run_id > $run
+    GROUP BY j.table_name, j.key
+) l USING (table_name, key)
 """
 
 RESTORE = """
@@ -156,7 +165,8 @@ def undo(con: duckdb.DuckDBPyConnection, run_id: int) -> UndoResult:
         run(con, PLAN.format(current=current_sql(keys)), params)
         run(con, RESTORE, params)
         restored = con.execute(
-            "SELECT coalesce(target_kind, 'removal record') AS kind, count(*) AS rows "
+            "SELECT coalesce(target_kind, CASE table_name WHEN 'linksim.removal' "
+            "THEN 'removal record' ELSE 'state writer record' END) AS kind, count(*) AS rows "
             "FROM ls_restore GROUP BY ALL ORDER BY kind"
         ).df()
         kept = con.execute(KEPT).df()

@@ -19,12 +19,14 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
 
 from linksim.errors import InputError, UsageError
+from linksim.store.migrate import present_columns
 from linksim.store.query import fetch_value, run, transaction
 from linksim.store.schema import SCHEMA_VERSION, TABLES, Table
 
@@ -34,10 +36,13 @@ __all__ = [
     "export_warehouse",
     "import_warehouse",
     "table_folder",
+    "upgrade_warehouse",
     "warehouse_duckdb",
 ]
 
 MANIFEST = "_linksim.json"
+# the schema versions of the warehouses this linksim reads (3 lacks linksim.state_writer)
+WAREHOUSE_READABLE = (3, SCHEMA_VERSION)
 # linksim's sequences and the column whose largest value each must stay above
 SEQUENCES = {"run_id": "linksim.run.run_id", "load_id": "linksim.load.load_id"}
 
@@ -67,14 +72,17 @@ def export_warehouse(
 
 def _export(con: duckdb.DuckDBPyConnection, root: Path) -> dict[str, int]:
     counts: dict[str, int] = {}
+    # a file of an older version opened read only lacks the tables added since: exported empty
+    present = {table for table, _ in present_columns(con)}
     for t in TABLES:
         folder = table_folder(root, t.name)
         folder.mkdir(parents=True, exist_ok=True)
         for old in folder.glob("*.parquet"):
             old.unlink()
         target = str(folder / "part-00000.parquet").replace("'", "''")  # COPY takes no params
-        run(con, f"COPY (SELECT * FROM {t.name}) TO '{target}' (FORMAT parquet)")
-        counts[t.name] = int(fetch_value(con, f"SELECT count(*) FROM {t.name}"))
+        rows = t.name if t.name in present else _empty(t)
+        run(con, f"COPY (SELECT * FROM {rows}) TO '{target}' (FORMAT parquet)")
+        counts[t.name] = int(fetch_value(con, f"SELECT count(*) FROM {rows}"))
     # the sequences need no entry: an import continues them after the largest ids it loads
     manifest = {"schema_version": SCHEMA_VERSION}
     (root / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
@@ -86,13 +94,13 @@ def import_warehouse(
 ) -> dict[str, int]:
     """Replace every declared table of the database by the warehouse's; rows per table."""
     root = Path(directory)
-    check_manifest(root)
+    version = check_manifest(root)
     with _writing(root):
-        return _import(con, root)
+        return _import(con, root, version)
 
 
-def _import(con: duckdb.DuckDBPyConnection, root: Path) -> dict[str, int]:
-    sources = {t.name: _source(root, t) for t in TABLES}
+def _import(con: duckdb.DuckDBPyConnection, root: Path, version: int) -> dict[str, int]:
+    sources = {t.name: _source(root, t, version) for t in TABLES}
     counts: dict[str, int] = {}
     with transaction(con):
         for t in reversed(TABLES):  # children before parents: no key refers to a deleted row
@@ -132,8 +140,9 @@ def _writing(root: Path) -> Iterator[None]:
         yield
 
 
-def check_manifest(root: Path) -> None:
-    """Refuse a directory that is not a linksim warehouse of this schema version."""
+def check_manifest(root: Path) -> int:
+    """Refuse a directory that is not a linksim warehouse of a schema version this linksim
+    reads; return its version (an older one lacks the tables added since: they read empty)."""
     path = root / MANIFEST
     if not root.is_dir():
         raise UsageError(f"{root}: no such warehouse directory; `linksim export` writes one")
@@ -146,16 +155,50 @@ def check_manifest(root: Path) -> None:
         version = json.loads(path.read_text())["schema_version"]
     except (ValueError, KeyError, TypeError):
         raise InputError(f"{path}: expected JSON with a schema_version; export again") from None
-    if version != SCHEMA_VERSION:
+    if version not in WAREHOUSE_READABLE:
         raise InputError(
-            f"{path}: schema version {version}, this linksim reads {SCHEMA_VERSION}: import it "
-            "with the linksim that wrote it, or export it again"
+            f"{path}: schema version {version}, this linksim reads "
+            f"{', '.join(map(str, WAREHOUSE_READABLE))}: import it with the linksim that wrote "
+            "it, or export it again"
         )
+    return int(version)
 
 
-def _source(root: Path, t: Table) -> str | None:
-    """SQL reading the table's Parquet files, or None when its folder holds none (empty)."""
+def upgrade_warehouse(root: Path) -> None:
+    """Bring a warehouse of an older schema version to this one, in place: the tables added
+    since get their folder, empty. Call it under `writer_lock`, before Spark reads the folders.
+    """
+    version = check_manifest(root)
+    if version == SCHEMA_VERSION:
+        return
+    con = duckdb.connect()
+    try:
+        for t in TABLES:
+            if _missing_table(root, t, version):
+                # written beside, then renamed: a crash leaves no folder without its file
+                folder = table_folder(root, t.name)
+                staged = folder.with_name(f".{folder.name}.new")
+                shutil.rmtree(staged, ignore_errors=True)
+                staged.mkdir(parents=True)
+                target = str(staged / "part-00000.parquet").replace("'", "''")
+                run(con, f"COPY (SELECT * FROM {_empty(t)}) TO '{target}' (FORMAT parquet)")
+                staged.rename(folder)
+    finally:
+        con.close()
+    (root / MANIFEST).write_text(json.dumps({"schema_version": SCHEMA_VERSION}, indent=2) + "\n")
+
+
+def _missing_table(root: Path, t: Table, version: int) -> bool:
+    """Whether table ``t`` has no folder because the warehouse predates it (it reads empty)."""
+    return t.added_in > version and not table_folder(root, t.name).is_dir()
+
+
+def _source(root: Path, t: Table, version: int) -> str | None:
+    """SQL reading the table's Parquet files, or None when its folder holds none (empty), or
+    when the warehouse predates the table."""
     folder = table_folder(root, t.name)
+    if _missing_table(root, t, version):
+        return None
     if not folder.is_dir():
         raise InputError(
             f"{folder}: missing; every table of the schema has a folder in the warehouse "
@@ -165,6 +208,12 @@ def _source(root: Path, t: Table) -> str | None:
         return None
     pattern = str(folder / "*.parquet").replace("'", "''")
     return f"read_parquet('{pattern}', union_by_name = true)"
+
+
+def _empty(t: Table) -> str:
+    """SQL for table ``t`` without rows: its columns, typed."""
+    columns = ", ".join(f"CAST(NULL AS {c.type}) AS {c.name}" for c in t.columns)
+    return f"(SELECT {columns} WHERE false)"
 
 
 def _check_columns(con: duckdb.DuckDBPyConnection, t: Table, source: str) -> None:
@@ -189,15 +238,14 @@ def _check_columns(con: duckdb.DuckDBPyConnection, t: Table, source: str) -> Non
 def warehouse_duckdb(directory: str | os.PathLike[str]) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB whose tables are views of the warehouse's files (read only)."""
     root = Path(directory)
-    check_manifest(root)
+    version = check_manifest(root)
     con = duckdb.connect()
     run(con, "SET TimeZone = 'UTC'")
     for schema in ("crm", "mail", "linksim"):
         run(con, f"CREATE SCHEMA {schema}")
     for t in TABLES:
-        source = _source(root, t)
+        source = _source(root, t, version)
         if source is None:
-            columns = ", ".join(f"CAST(NULL AS {c.type}) AS {c.name}" for c in t.columns)
-            source = f"(SELECT {columns} WHERE false)"
+            source = _empty(t)
         run(con, f"CREATE VIEW {t.name} AS SELECT * FROM {source}")
     return con

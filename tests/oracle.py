@@ -110,6 +110,14 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     ),
     "response": ("click_id", "action_id", "kind", "url", "text", "form_id", "prefill"),
     "removal": ("target_kind", "scope", "owner_id", "target_id", "removed_at", "source_click_id"),
+    "state_writer": (
+        "target_kind",
+        "scope",
+        "owner_id",
+        "target_key",
+        "action_id",
+        "source_click_id",
+    ),
 }
 TABLE_OF = {
     "person_field": "crm.person_field",
@@ -121,6 +129,7 @@ TABLE_OF = {
     "ticket": "crm.ticket",
     "response": "linksim.response",
     "removal": "linksim.removal",
+    "state_writer": "linksim.state_writer",
 }
 CHANGE_COLUMNS = (
     "click_id",
@@ -162,6 +171,7 @@ class Expected:
     ticket: list[Row] = field(default_factory=list)
     response: list[Row] = field(default_factory=list)
     removal: list[Row] = field(default_factory=list)
+    state_writer: list[Row] = field(default_factory=list)
     changes: list[Row] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
 
@@ -248,6 +258,8 @@ class World:
     # scope person/contact, owner a person or contact id, thing an interest/selection/project id
     members: dict[tuple[str, str, int, int], list[Any]]
     removals: dict[tuple[str, str, int, int], list[Any]]  # same key -> [removed_at, source]
+    # (kind, scope, owner, target key) -> [action_id, source_click_id] of tied targets (§3)
+    writers: dict[tuple[str, str, int, str], list[Any]]
     appointments: dict[str, dict[str, Any]]
     tickets: dict[str, dict[str, Any]]
     responses: dict[tuple[int, str], Row]
@@ -293,6 +305,12 @@ def read_world(con: duckdb.DuckDBPyConnection) -> World:
             "FROM linksim.removal"
         ).fetchall()
     }
+    writers = {
+        (kind, scope, owner, key): [action_id, source]
+        for kind, scope, owner, key, action_id, source in con.execute(
+            f"SELECT {', '.join(COLUMNS['state_writer'])} FROM linksim.state_writer"
+        ).fetchall()
+    }
     return World(
         associates={a["associate_id"]: a for a in _dicts(con, "SELECT * FROM crm.associate")},
         contacts={c["contact_id"]: c for c in _dicts(con, "SELECT * FROM crm.contact")},
@@ -330,6 +348,7 @@ def read_world(con: duckdb.DuckDBPyConnection) -> World:
         },
         members=members,
         removals=removals,
+        writers=writers,
         appointments={a["appointment_id"]: a for a in _dicts(con, "SELECT * FROM crm.appointment")},
         tickets={t["ticket_id"]: t for t in _dicts(con, "SELECT * FROM crm.ticket")},
         responses={
@@ -659,17 +678,94 @@ def write(world: World, op: Op) -> None:
         world.removals[op.target] = [at, source]
 
 
-def replay_state(ops: list[Op], world: World) -> list[Row]:
+def writer_key(target: tuple[Any, ...]) -> tuple[str, str, int, str]:
+    """A target as `linksim.state_writer` names it: (kind, scope, owner, field name or id)."""
+    if target[0] == "field":
+        return ("field", "person", target[1], target[2])
+    kind, scope, owner, thing = target
+    return (kind, scope, owner, str(thing))
+
+
+def _writes(action: Any, world: World) -> dict[tuple[str, str, str | None], tuple[str, Any]]:
+    """What an action may write: (kind, scope, field name or id) -> (op, value); a script may
+    write any field: ("field", "person", None) -> ("script", None)."""
+    if isinstance(action, SetFieldAction):
+        return {("field", "person", action.field): ("set", action.value_text)}
+    if isinstance(action, ScriptAction):
+        return {("field", "person", None): ("script", None)}
+    if isinstance(action, InterestAction | SelectionAction | ProjectAction):
+        scope = action.scope if isinstance(action, InterestAction) else "person"
+        ids = world.ids[action.type]
+        found = {(action.type, scope, str(ids[n])): ("add", "member") for n in action.add}
+        found.update({(action.type, scope, str(ids[n])): ("remove", None) for n in action.remove})
+        return found
+    return {}
+
+
+def tied_targets(world: World, defs: Definitions) -> set[tuple[str, str, str | None]]:
+    """The targets two actions of one click (a link of both entries, a mailing in common) may
+    write differently (§3); ("field", "person", None) when two scripts meet: every field."""
+    places = []  # (links, mailings or None, action) in file order
+    for entry in defs.links:
+        links = (
+            {entry.link} & world.links.keys()
+            if entry.link is not None
+            else {i for i, link in world.links.items() if link["url"] == entry.url}
+        )
+        mailings = set(entry.mailings) if entry.mailings is not None else None
+        places += [(links, mailings, action) for action in entry.actions]
+    tied = set()
+    for i, (links_a, mailings_a, a) in enumerate(places):
+        for links_b, mailings_b, b in places[i + 1 :]:
+            if not links_a & links_b:
+                continue
+            if mailings_a is not None and mailings_b is not None and not mailings_a & mailings_b:
+                continue
+            writes_b = _writes(b, world)
+            for target, write_a in _writes(a, world).items():
+                for other, write_b in writes_b.items():
+                    if target[:2] != other[:2]:
+                        continue
+                    script = "script" in (write_a[0], write_b[0])
+                    if (target[2] == other[2] or script) and (script or write_a != write_b):
+                        tied.add((*target[:2], target[2] if target[2] is not None else other[2]))
+    return tied
+
+
+def is_tied(key: tuple[str, str, int, str], tied: set[tuple[str, str, str | None]]) -> bool:
+    kind, scope, _, thing = key
+    return (kind, scope, thing) in tied or (kind, scope, None) in tied
+
+
+def replay_state(ops: list[Op], world: World, defs: Definitions) -> list[Row]:
     """Apply the ops in clock order; the `linksim.change` rows of the targets whose value
     changed."""
+    tied = tied_targets(world, defs)
+    numbers = {action.id: no for no, (_, action) in enumerate(defs.actions)}
     before: dict[tuple[Any, ...], Any] = {}
     winner: dict[tuple[Any, ...], Op] = {}
     for op in ops:  # already in clock order: (clicked_at, click_id, action_no)
         value, clock = stored(world, op.target)
         before.setdefault(op.target, value)
         winner[op.target] = op
-        if op.clock > clock or (op.clock == clock and op.value != value):
+        key = writer_key(op.target)
+        # a tie (the same click again) on a tied target: the action that wrote it, if known
+        writer = world.writers.get(key)
+        rank = numbers.get(writer[0]) if writer and writer[1] == clock[1] else None
+        if op.clock > clock:
+            applies = True
+        elif op.clock != clock:
+            applies = False
+        elif is_tied(key, tied) and rank is None:
+            applies = True  # an unknown writer loses: the op becomes the writer
+        elif is_tied(key, tied) and op.fired.action_no != rank:
+            applies = op.fired.action_no > rank
+        else:
+            applies = op.value != value
+        if applies:
             write(world, op)
+            if is_tied(key, tied):
+                world.writers[key] = [op.fired.action.id, op.fired.click.click_id]
     changes = []
     for target, op in winner.items():
         after, _ = stored(world, target)
@@ -1034,7 +1130,7 @@ def replay(
             script_changes[action.id] = run_script(action, mine, world, defs, scripts or {})
 
     ops = [op for f in fired for op in state_ops(f, world, script_changes)]
-    changes = replay_state(ops, world)
+    changes = replay_state(ops, world, defs)
     changes += create_rows(fired, world, defs)
     world.responses.update(new_responses)
     return _expected(world, changes, counts)
@@ -1063,6 +1159,7 @@ def _expected(world: World, changes: list[Row], counts: dict[str, int]) -> Expec
             (kind, scope, owner, thing, at, c)
             for (kind, scope, owner, thing), (at, c) in world.removals.items()
         ),
+        state_writer=rows((*key, *writer) for key, writer in world.writers.items()),
         changes=rows(changes),
         counts=counts,
     )

@@ -534,6 +534,67 @@ def definitions_for(draw: st.DrawFn, world: World) -> dict[str, Any]:
 
 
 @st.composite
+def tied_definitions_for(draw: st.DrawFn, world: World) -> dict[str, Any]:
+    """Definitions whose actions one click fires together write the same targets differently
+    (docs/SEMANTICS.md §3, tied targets): entries on one link, some actions waiting for a
+    confirmation, so that a click's actions fire in different batches."""
+    link = 1  # in every mailing
+    choices = (
+        {"type": "project", "add": ["Launch"]},
+        {"type": "project", "remove": ["Launch"]},
+        {"type": "interest", "scope": "contact", "add": ["News"]},
+        {"type": "interest", "scope": "contact", "remove": ["News"]},
+        {"type": "set_field", "field": "tier", "value": "gold"},
+        {"type": "set_field", "field": "tier", "value": "silver"},
+        {"type": "script", "script": "tag"},
+        {"type": "set_field", "field": "note", "value": "hot"},
+    )
+    # two that conflict (choices 2k and 2k+1), in either order, and up to three more
+    k = draw(st.integers(0, 3))
+    bodies = draw(st.permutations([choices[2 * k], choices[2 * k + 1]]))
+    bodies += draw(st.lists(st.sampled_from(choices), max_size=3))
+    split = draw(st.integers(1, len(bodies)))  # one entry, or two on the same link
+    counter = iter(range(100))
+    entries = []
+    for part in (bodies[:split], bodies[split:]):
+        actions = []
+        for body in part:
+            fire = draw(st.sampled_from(("once", "once_per_mailing", "every_click")))
+            require = draw(st.sampled_from(("eligible", "confirmed", "confirmed")))
+            actions.append({"id": f"t{next(counter)}", **body, "fire": fire, "require": require})
+        if actions:
+            entries.append({"link": link, "actions": actions})
+    return {
+        "version": 1,
+        "bot_filter": {"enabled": False, "confirm_after_seconds": draw(st.sampled_from((1, 60)))},
+        "links": entries,
+    }
+
+
+@st.composite
+def worlds_and_tied_definitions(draw: st.DrawFn) -> tuple[World, dict[str, Any]]:
+    """A world and definitions that tie targets (see `tied_definitions_for`), with more clicks
+    on link 1 (in every mailing): a person clicks it again, which confirms earlier clicks."""
+    world = draw(worlds())
+    base = world["mail.mailing"][0]["sent_at"] + dt.timedelta(hours=1)
+    persons = [p["person_id"] for p in world["crm.person"]]
+    mailings = [m["mailing_id"] for m in world["mail.mailing"]]
+    for click_id in range(21, 21 + draw(st.integers(2, 8))):
+        world["mail.click"].append(
+            {
+                "click_id": click_id,
+                "mailing_id": draw(st.sampled_from(mailings[:2])),
+                "link_id": 1,
+                "person_id": draw(st.sampled_from(persons[:2])),
+                "clicked_at": moments(draw, base),
+                "user_agent": None,
+                "ip": None,
+            }
+        )
+    return world, draw(tied_definitions_for(world))
+
+
+@st.composite
 def worlds_and_definitions(draw: st.DrawFn) -> tuple[World, dict[str, Any]]:
     """A world and a definitions mapping that fits it."""
     world = draw(worlds())

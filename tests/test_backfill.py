@@ -189,9 +189,9 @@ def test_an_exception_inside_a_batch_keeps_the_committed_ones_and_a_rerun_finish
     real_write = linksim.runs.write_changes
     calls = []
 
-    def write_then_fail(con: duckdb.DuckDBPyConnection, run_id: int) -> None:
+    def write_then_fail(con: duckdb.DuckDBPyConnection, run_id: int, **kwargs: Any) -> None:
         calls.append(run_id)
-        real_write(con, run_id)  # the writes happen, then the batch fails before its commit
+        real_write(con, run_id, **kwargs)  # the writes happen, then the batch fails uncommitted
         if len(calls) == 3:
             raise RuntimeError("injected fault in batch 3")
 

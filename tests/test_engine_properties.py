@@ -16,7 +16,6 @@ from typing import Any
 
 import duckdb
 import pandas as pd
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -31,6 +30,7 @@ from tests.strategies import (
     insert_world,
     new_database,
     worlds_and_definitions,
+    worlds_and_tied_definitions,
 )
 
 # Each engine run takes a few hundred milliseconds; the example counts keep the whole file near a
@@ -268,6 +268,31 @@ def test_batches_in_any_order_end_as_one_pass(
     assert actual.tables() == expected.tables(), f"batches {batches}\n" + expected.diff(actual)
 
 
+@examples(8)
+@given(worlds_and_tied_definitions(), st.randoms(use_true_random=False))
+def test_actions_of_one_click_that_fire_in_other_batches_end_as_one_pass(
+    world_and_defs: tuple[World, dict[str, Any]], rnd: random.Random
+) -> None:
+    # The actions of a click write the same targets differently and some wait for a
+    # confirmation: the tie on that click's clock goes to the later action in every order.
+    world, raw = world_and_defs
+    one_pass, defs = setup(world, raw)
+    expected = replay(one_pass, defs, scripts=SCRIPTS)
+    linksim.apply(one_pass, defs, scripts=SCRIPTS)
+    assert snapshot(one_pass).tables() == expected.tables(), expected.diff(snapshot(one_pass))
+
+    times = sorted({c["clicked_at"] for c in world["mail.click"]})
+    cuts = sorted(set(rnd.sample(times, k=min(len(times), rnd.randint(1, 4)))))
+    batches = list(itertools.pairwise([None, *cuts, None]))
+    batches += rnd.sample(batches, k=rnd.randint(0, len(batches)))  # some run twice
+    rnd.shuffle(batches)
+    batched, _ = setup(world, raw)
+    for since, until in batches:
+        linksim.apply(batched, defs, since=since, until=until, scripts=SCRIPTS)
+    actual = snapshot(batched)
+    assert actual.tables() == expected.tables(), f"batches {batches}\n" + expected.diff(actual)
+
+
 # --- preview = apply ------------------------------------------------------------------------------
 
 
@@ -332,17 +357,13 @@ def test_a_moved_ticket_keeps_the_exact_old_and_new_created_at() -> None:
     assert comparable_changes(actual) == comparable_changes(expected)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known, found 2026-11-28: an op that ties the stored clock (the same click) with "
-    "another value wins whatever its action's order, so a batch run after a later one undoes "
-    "a later action of the same click that waited for its confirmation",
-)
-def test_an_earlier_batch_run_last_keeps_the_confirmed_action_of_the_same_click() -> None:
-    # SPEC §4.6: batches "in any order and any number of times" end as one pass. Click 2 fires
-    # `out` at once and `in` (the later action) only when click 3 confirms it, a day later. One
-    # pass applies both in action order: Launch present. The first half run after the second
-    # puts `out` back on top, with the same clock (T0, click 2) that `in` wrote.
+MIDDLE = T0 + dt.timedelta(hours=12)
+MEMBERS = "SELECT person_id, project_id FROM crm.project_member"
+
+
+def out_then_confirmed_in() -> tuple[World, dict[str, Any]]:
+    """Click 2 (at T0) fires `out` (remove project Launch) at once, and the later action `in`
+    (add it) only when click 3 confirms it, a day later: the halves at `MIDDLE` split them."""
     world = one_click_world()
     confirming = {"click_id": 3, "mailing_id": 1, "link_id": 1, "person_id": 1,
                   "clicked_at": T0 + dt.timedelta(days=1)}  # fmt: skip
@@ -351,17 +372,46 @@ def test_an_earlier_batch_run_last_keeps_the_confirmed_action_of_the_same_click(
         {"id": "out", "type": "project", "remove": ["Launch"], "fire": "once"},
         {"id": "in", "type": "project", "add": ["Launch"], "fire": "once", "require": "confirmed"},
     ]
-    raw = {
-        "version": 1,
-        "bot_filter": {"enabled": False},
-        "links": [{"link": 1, "actions": actions}],
-    }
+    links = [{"link": 1, "actions": actions}]
+    return world, {"version": 1, "bot_filter": {"enabled": False}, "links": links}
+
+
+def test_an_earlier_batch_run_last_keeps_the_confirmed_action_of_the_same_click() -> None:
+    # SPEC §4.6: batches "in any order and any number of times" end as one pass. One pass
+    # applies both in action order: Launch present. The first half, run after the second, ties
+    # the clock (T0, click 2) that `in` wrote: `in` comes later, so Launch stays.
+    world, raw = out_then_confirmed_in()
     one_pass, defs = setup(world, raw)
     linksim.apply(one_pass, defs)
     batched, _ = setup(world, raw)
-    middle = T0 + dt.timedelta(hours=12)
-    for since, until in ((middle, None), (None, middle)):
+    for since, until in ((MIDDLE, None), (None, MIDDLE)):
         linksim.apply(batched, defs, since=since, until=until)
-    members = "SELECT person_id, project_id FROM crm.project_member"
-    assert one_pass.execute(members).fetchall() == [(1, 1)]
-    assert batched.execute(members).fetchall() == [(1, 1)]
+    assert one_pass.execute(MEMBERS).fetchall() == [(1, 1)]
+    assert batched.execute(MEMBERS).fetchall() == [(1, 1)]
+    writers = "SELECT action_id, source_click_id FROM linksim.state_writer"
+    assert batched.execute(writers).fetchall() == [("in", 2)]
+
+
+def test_an_unknown_writer_loses_the_tie_to_the_click_run_again() -> None:
+    # A file from before linksim.state_writer (schema version 3) knows no writers: the second
+    # half, run again, rewrites Launch as `in`'s, so the first half run again keeps it.
+    world, raw = out_then_confirmed_in()
+    con, defs = setup(world, raw)
+    linksim.apply(con, defs)
+    con.execute("DELETE FROM linksim.state_writer").fetchall()
+    for since, until in ((MIDDLE, None), (None, MIDDLE)):
+        linksim.apply(con, defs, since=since, until=until)
+    assert con.execute(MEMBERS).fetchall() == [(1, 1)]
+
+
+def test_undoing_a_run_keeps_what_a_later_run_wrote_on_the_same_click() -> None:
+    # The later run's write has the same source click as the undone run's: it still counts as
+    # a change since, so undo keeps Launch (and says why) instead of putting the removal back.
+    world, raw = out_then_confirmed_in()
+    con, defs = setup(world, raw)
+    first = linksim.apply(con, defs, until=MIDDLE).run_id
+    linksim.apply(con, defs, since=MIDDLE)
+    linksim.undo(con, first)
+    assert con.execute(MEMBERS).fetchall() == [(1, 1)]
+    assert con.execute("SELECT count(*) FROM linksim.removal").fetchall() == [(0,)]
+    assert con.execute("SELECT action_id FROM linksim.state_writer").fetchall() == [("in",)]

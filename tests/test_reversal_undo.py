@@ -21,7 +21,13 @@ import linksim
 from linksim.cli import main
 from linksim.errors import UsageError
 from tests.oracle import snapshot
-from tests.strategies import SCRIPTS, definitions_for, worlds, worlds_and_definitions
+from tests.strategies import (
+    SCRIPTS,
+    definitions_for,
+    worlds,
+    worlds_and_definitions,
+    worlds_and_tied_definitions,
+)
 from tests.test_engine_properties import dump, examples, setup, team_exempt
 
 BOT_FILTERS = st.fixed_dictionaries(
@@ -39,11 +45,13 @@ LOGS = ("linksim.run", "linksim.change", "linksim.journal", "linksim.batch", "li
 
 
 def crm(con: duckdb.DuckDBPyConnection) -> dict[str, list[Any]]:
-    """Every `crm` table, and linksim's record of removals (the clock of later runs)."""
+    """Every `crm` table, and linksim's records of removals and of the writers of tied targets
+    (what later runs compare clocks with)."""
     tables = dump(con, ("crm",))
-    tables["linksim.removal"] = sorted(
-        con.execute("SELECT * EXCLUDE (run_id) FROM linksim.removal").fetchall(), key=repr
-    )
+    for name in ("linksim.removal", "linksim.state_writer"):
+        tables[name] = sorted(
+            con.execute(f"SELECT * EXCLUDE (run_id) FROM {name}").fetchall(), key=repr
+        )
     return tables
 
 
@@ -102,6 +110,27 @@ def test_undo_of_the_latest_run_restores_every_crm_table(data: st.DataObject) ->
         ("undo", "ok"),
         ("undo", "ok"),
     ]
+
+
+@examples(4)
+@given(worlds_and_tied_definitions(), st.data())
+def test_undoing_batches_in_reverse_restores_the_writers_of_tied_targets(
+    world_and_defs: tuple[dict[str, Any], dict[str, Any]], data: st.DataObject
+) -> None:
+    # The later half first, then the earlier: the second run's ties read the writers the first
+    # recorded. Each undo puts back the rows and the writers as they were before its run.
+    world, raw = world_and_defs
+    con, defs = setup(world, raw)
+    times = sorted({c["clicked_at"] for c in world["mail.click"]})
+    cut = data.draw(st.sampled_from(times), label="cut")
+    states = [crm(con)]
+    runs = []
+    for since, until in ((cut, None), (None, cut)):
+        runs.append(linksim.apply(con, defs, since=since, until=until, scripts=SCRIPTS).run_id)
+        states.append(crm(con))
+    for run_id, before in zip(reversed(runs), reversed(states[:-1]), strict=True):
+        assert linksim.undo(con, run_id).kept.empty
+        assert crm(con) == before
 
 
 # --- by hand ----------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pandas as pd
@@ -339,7 +340,7 @@ def test_a_failed_batch_leaves_the_insertion_order_as_it_was(
     """A batch inserts unordered (`unordered_inserts`), and DuckDB's setting is the database's:
     a batch that fails in DuckDB, aborting its transaction, must still set it back."""
 
-    def failing(con: duckdb.DuckDBPyConnection, run_id: int) -> None:
+    def failing(con: duckdb.DuckDBPyConnection, run_id: int, **_: Any) -> None:
         con.execute("SELECT CAST('not a number' AS INTEGER)")
 
     monkeypatch.setattr(runs, "write_changes", failing)

@@ -14,6 +14,7 @@ from linksim.errors import DatabaseError
 from linksim.store.connect import connect
 from linksim.store.migrate import migrate
 from linksim.store.schema import INPUT_TABLES, SCHEMA_VERSION, TABLES, ddl, table
+from linksim.warehouse import export_warehouse
 
 SPEC_COLUMNS = {
     "crm.associate": "associate_id name team daily_capacity timezone",
@@ -198,6 +199,27 @@ def test_a_version_2_file_learns_the_segment_run_mode(db_path: Path) -> None:
         (1, "apply"),
         (2, "segment"),
     ]
+    con.close()
+
+
+def _make_version_3(path: Path) -> None:
+    """A file as linksim wrote it at schema version 3: no `linksim.state_writer` yet."""
+    con = connect(path)
+    con.execute("DROP TABLE linksim.state_writer").fetchall()
+    con.execute("UPDATE linksim.meta SET value = '3' WHERE key = 'schema_version'").fetchall()
+    con.close()
+
+
+def test_a_version_3_file_gets_the_writers_table_on_open(db_path: Path, tmp_path: Path) -> None:
+    _make_version_3(db_path)
+    con = connect(db_path, read_only=True)  # readable as it is, and exportable
+    counts = export_warehouse(con, tmp_path / "w")
+    assert counts["linksim.state_writer"] == 0
+    con.close()
+    con = connect(db_path)
+    assert con.execute("SELECT count(*) FROM linksim.state_writer").fetchall() == [(0,)]
+    version = "SELECT value FROM linksim.meta WHERE key = 'schema_version'"
+    assert con.execute(version).fetchall() == [(str(SCHEMA_VERSION),)]
     con.close()
 
 

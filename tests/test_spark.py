@@ -138,8 +138,8 @@ def test_random_worlds_apply_the_same_rows_through_a_failed_batch_and_a_reversal
     ):
         calls: list[int] = []
 
-        def failing(*args: Any, calls: list[int] = calls) -> None:
-            real(*args)
+        def failing(*args: Any, calls: list[int] = calls, **kwargs: Any) -> None:
+            real(*args, **kwargs)
             calls.append(1)
             if len(calls) == 2:  # the second batch fails after writing
                 raise RuntimeError("injected")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -14,7 +15,13 @@ from linksim.cli import main
 from linksim.demo.build import build_demo
 from linksim.errors import InputError
 from linksim.store.schema import TABLES
-from linksim.warehouse import export_warehouse, import_warehouse, table_folder
+from linksim.warehouse import (
+    export_warehouse,
+    import_warehouse,
+    table_folder,
+    upgrade_warehouse,
+    warehouse_duckdb,
+)
 
 
 @pytest.fixture(scope="module")
@@ -124,6 +131,29 @@ def test_a_directory_that_is_not_a_warehouse(
     (tmp_path / "w" / "_linksim.json").write_text(json.dumps({"schema_version": 99}))
     assert main(["import", "--warehouse", str(tmp_path / "w"), "--db", db]) == 2
     assert "schema version 99" in capsys.readouterr().err
+
+
+def test_a_version_3_warehouse_is_read_and_upgraded(applied: Path, tmp_path: Path) -> None:
+    # version 3 had no linksim.state_writer: it reads as empty until an upgrade adds its folder
+    folder = tmp_path / "w"
+    con = linksim.connect(applied, read_only=True)
+    export_warehouse(con, folder)
+    shutil.rmtree(table_folder(folder, "linksim.state_writer"))
+    (folder / "_linksim.json").write_text(json.dumps({"schema_version": 3}))
+    reader = warehouse_duckdb(folder)
+    assert reader.execute("SELECT count(*) FROM linksim.state_writer").fetchall() == [(0,)]
+    reader.close()
+    assert import_warehouse(linksim.connect(":memory:"), folder)["linksim.state_writer"] == 0
+    upgrade_warehouse(folder)
+    assert json.loads((folder / "_linksim.json").read_text()) == {"schema_version": 4}
+    assert list(table_folder(folder, "linksim.state_writer").glob("*.parquet"))
+    imported = linksim.connect(tmp_path / "back.duckdb")
+    import_warehouse(imported, folder)
+    imported.close()
+    writers = con.execute("SELECT count(*) FROM linksim.state_writer").fetchall()[0][0]
+    con.close()
+    # only the writers the removed folder held are missing
+    assert _differences(applied, tmp_path / "back.duckdb") == {"linksim.state_writer": writers}
 
 
 def test_the_spark_engine_options(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

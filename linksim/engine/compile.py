@@ -7,6 +7,8 @@ connection), never as SQL text. The relations are temporary tables named `ls_def
 ls_def_action         action_no, action_id, type, fire, require, entry_no
 ls_def_link_action    link_id, mailing_id (NULL = any mailing), action_no
 ls_def_state_op       action_no, kind, scope, target_id, field, op (set/add/remove), value
+ls_def_tied           kind, scope, tkey (field name or target id; NULL: every field): the targets
+                      two actions of one click may write differently
 ls_def_follow_up      action_no, kind, task_type, project_id, created_by, owner_kind, owner_id,
                       team, fallback, business_days, at_minutes, next_free_slot, duration_minutes,
                       assignment
@@ -138,6 +140,33 @@ DERIVED = {
         LEFT JOIN crm.interest i ON s.kind = 'interest' AND i.name = s.name
         LEFT JOIN crm.selection sel ON s.kind = 'selection' AND sel.name = s.name
         LEFT JOIN crm.project p ON s.kind = 'project' AND p.name = s.name
+    """,
+    # The targets that two actions one click can fire (same link, a mailing in common) may
+    # write differently: a script may write any field, so two scripts that meet tie every field
+    # (tkey NULL). A tie on such a click's clock goes to the later action (SEMANTICS §3).
+    "ls_def_tied": """
+        WITH meet AS (
+            SELECT DISTINCT p.action_no AS a, q.action_no AS b
+            FROM ls_def_link_action p
+            JOIN ls_def_link_action q
+              ON p.link_id = q.link_id AND p.action_no < q.action_no
+             AND (p.mailing_id IS NULL OR q.mailing_id IS NULL OR p.mailing_id = q.mailing_id)
+        ),
+        writes AS (
+            SELECT action_no, kind, scope, coalesce(field, target_id::VARCHAR) AS tkey, op,
+                   value, false AS script
+            FROM ls_def_state_op
+            UNION ALL
+            SELECT action_no, 'field', 'person', NULL, 'set', NULL, true
+            FROM ls_def_action WHERE type = 'script'
+        )
+        SELECT DISTINCT x.kind, x.scope, coalesce(x.tkey, y.tkey) AS tkey
+        FROM meet m
+        JOIN writes x ON x.action_no = m.a
+        JOIN writes y
+          ON y.action_no = m.b AND y.kind = x.kind AND y.scope = x.scope
+         AND (y.tkey = x.tkey OR x.script OR y.script)
+        WHERE x.script OR y.script OR x.op <> y.op OR x.value IS DISTINCT FROM y.value
     """,
 }
 

@@ -3,7 +3,8 @@
 Last writer wins by event time (SPEC §4.4, docs/SEMANTICS.md §3). An op's clock is
 (clicked_at, click_id, action_no); a stored value's clock is (set_at or since, source_click_id),
 where a NULL source click is a manual edit and wins a tie with any click; removals keep their
-clock in `linksim.removal`.
+clock in `linksim.removal`. A tie with the same click is decided by the action that wrote the
+target when two actions of one click may write it differently (`linksim.state_writer`).
 """
 
 from __future__ import annotations
@@ -22,16 +23,24 @@ DEFS = Step(
              AS op_no,
            dense_rank() OVER (ORDER BY kind, scope, tkey) AS target_no, *
     FROM (
-        SELECT action_no, kind, scope, coalesce(field, target_id::VARCHAR) AS tkey,
-               target_id, field, target, op, value, false AS scripted
-        FROM ls_def_state_op
-        UNION ALL
-        SELECT DISTINCT action_no, 'field', 'person', field, NULL, field, field, 'set', NULL, true
-        FROM ls_script_op
+        SELECT o.*, t.kind IS NOT NULL OR every.kind IS NOT NULL AS tied
+        FROM (
+            SELECT action_no, kind, scope, coalesce(field, target_id::VARCHAR) AS tkey,
+                   target_id, field, target, op, value, false AS scripted
+            FROM ls_def_state_op
+            UNION ALL
+            SELECT DISTINCT action_no, 'field', 'person', field, NULL, field, field, 'set', NULL,
+                   true
+            FROM ls_script_op
+        ) o
+        LEFT JOIN ls_def_tied t ON t.kind = o.kind AND t.scope = o.scope AND t.tkey = o.tkey
+        LEFT JOIN ls_def_tied every
+          ON every.kind = o.kind AND every.scope = o.scope AND every.tkey IS NULL
     )
     """,
     "the state ops of the definitions and the fields scripts set, numbered, with a number per "
-    "target (kind, scope, tkey): the steps below group and join on integers, not names",
+    "target (kind, scope, tkey) and whether two actions of one click may write it differently "
+    "(tied): the steps below group and join on integers, not names",
 )
 
 WINNER = Step(
@@ -140,22 +149,37 @@ APPLIED = Step(
         SELECT w.click_id, w.clicked_at, w.person_id, w.action_no, a.action_id,
                d.kind, d.scope, w.owner_id, w.target_no, d.tkey, d.target_id, d.field,
                d.target, d.op, CASE WHEN d.scripted THEN w.script_value ELSE d.value END AS value,
-               w.contact_id
+               w.contact_id, d.tied
         FROM ls_state_win w
         JOIN ls_state_def d ON d.op_no = w.op_no
         JOIN ls_def_action a ON a.action_no = w.action_no
+    ),
+    -- the action that wrote a tied target, by its place in these definitions (none when it
+    -- is gone from them)
+    writers AS (
+        SELECT x.target_kind, x.scope, x.owner_id, x.target_key, x.source_click_id, a.action_no
+        FROM linksim.state_writer x
+        JOIN ls_def_action a ON a.action_id = x.action_id
     )
     SELECT w.*, s.latest.value AS old_value, s.latest.stored_at AS old_at,
            s.latest.src AS old_src,
            coalesce(s.has_row, false) AS has_row, coalesce(s.has_removal, false) AS has_removal
     FROM writes w
     LEFT JOIN ls_state_stored s USING (owner_id, target_no)
+    LEFT JOIN writers r
+      ON w.tied AND r.target_kind = w.kind AND r.scope = w.scope AND r.owner_id = w.owner_id
+     AND r.target_key = w.tkey AND r.source_click_id = s.latest.src
     WHERE s.owner_id IS NULL
        OR w.clicked_at > s.latest.stored_at
        OR (w.clicked_at = s.latest.stored_at
            AND w.click_id > coalesce(s.latest.src, {MANUAL_CLICK}))
+       -- a tie: the same click, run again. On a tied target the later action wins, and an
+       -- unknown writer (none recorded, or gone from the definitions) loses; elsewhere, or by
+       -- the same action, a different value is a changed definition, applied.
        OR (w.clicked_at = s.latest.stored_at AND w.click_id = s.latest.src
-           AND w.value IS DISTINCT FROM s.latest.value)
+           AND CASE WHEN w.tied AND r.action_no IS NULL THEN true
+                    WHEN w.tied AND w.action_no <> r.action_no THEN w.action_no > r.action_no
+                    ELSE w.value IS DISTINCT FROM s.latest.value END)
     """,
     "winning ops that beat the stored clock, with their definitions: the writes of this run",
 )

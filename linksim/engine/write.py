@@ -94,6 +94,29 @@ def _state(con: duckdb.DuckDBPyConnection, run_id: int) -> None:
     )
 
 
+def _writers(con: duckdb.DuckDBPyConnection, run_id: int) -> None:
+    # which action wrote each tied target: a later batch's tie on its click reads it
+    run(
+        con,
+        """
+        DELETE FROM linksim.state_writer x
+        WHERE EXISTS (SELECT 1 FROM ls_state_applied a
+                      WHERE a.tied AND a.kind = x.target_kind AND a.scope = x.scope
+                        AND a.owner_id = x.owner_id AND a.tkey = x.target_key)
+        """,
+    )
+    run(
+        con,
+        """
+        INSERT INTO linksim.state_writer
+            (target_kind, scope, owner_id, target_key, action_id, source_click_id, run_id)
+        SELECT kind, scope, owner_id, tkey, action_id, click_id, ?
+        FROM ls_state_applied WHERE tied
+        """,
+        [run_id],
+    )
+
+
 def _created(con: duckdb.DuckDBPyConnection) -> None:
     # A stored row (is_stored) gets its new source in place; new rows are appended: cheaper
     # than INSERT OR REPLACE, which deletes and re-inserts through the primary key's index.
@@ -137,8 +160,13 @@ def _records(con: duckdb.DuckDBPyConnection, run_id: int) -> None:
     )
 
 
-def write_changes(con: duckdb.DuckDBPyConnection, run_id: int) -> None:
-    """Write the change set computed on ``con`` into the database."""
+def write_changes(con: duckdb.DuckDBPyConnection, run_id: int, *, tied: bool = True) -> None:
+    """Write the change set computed on ``con`` into the database.
+
+    ``tied=False``: the definitions tie no target (`ls_def_tied` is empty), so the statements
+    that keep `linksim.state_writer` are left out (on Spark each rewrites the table)."""
     _state(con, run_id)
+    if tied:
+        _writers(con, run_id)
     _created(con)
     _records(con, run_id)

@@ -26,7 +26,7 @@ from linksim.spark.commit import recover, writer_lock
 from linksim.spark.connection import SparkConnection
 from linksim.spark.session import register_warehouse
 from linksim.store.schema import TABLES
-from linksim.warehouse import check_manifest, warehouse_duckdb
+from linksim.warehouse import check_manifest, upgrade_warehouse, warehouse_duckdb
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -65,6 +65,7 @@ def check_warehouse(
     check_manifest(Path(warehouse))  # before a lock file is left in what is no warehouse
     with writer_lock(warehouse):
         recover(warehouse)
+        upgrade_warehouse(Path(warehouse))
         con = warehouse_duckdb(warehouse)
         try:
             _check(con, defs, since, until)

@@ -117,7 +117,7 @@ def init_schema(con: duckdb.DuckDBPyConnection) -> None:
     >>> con = duckdb.connect()
     >>> init_schema(con); init_schema(con)
     >>> con.sql("SELECT value FROM linksim.meta WHERE key = 'schema_version'").fetchall()
-    [('3',)]
+    [('4',)]
     """
     migrate(con)
     with transaction(con):

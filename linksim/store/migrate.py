@@ -6,7 +6,9 @@ in `READABLE`, because the differences between them are constraints, not columns
 Version 1 enforced the keys of the tables that grow with the clicks as PRIMARY KEYs. Version 2
 keeps them declared only (see `linksim.store.schema`). Version 3 adds the run mode `segment` (a
 segment saved as a selection) to the CHECK of `linksim.run.mode`. DuckDB cannot drop or change a
-constraint, so each such table is rebuilt as declared now, rows unchanged.
+constraint, so each such table is rebuilt as declared now, rows unchanged. Version 4 adds the table
+`linksim.state_writer`, which `init_schema` creates like any missing table; a read-only open of an
+older file lacks it, and what reads it (`linksim export`) takes it as empty.
 
 A column's storage (`Column.compression`) is no part of the version: a file whose table was made
 without it has the table rebuilt the same way, once, by the first linksim that declares it.
@@ -23,7 +25,7 @@ from linksim.store.schema import SCHEMA_VERSION, TABLES, ddl
 
 __all__ = ["READABLE", "migrate", "present_columns"]
 
-READABLE = ("1", "2", str(SCHEMA_VERSION))
+READABLE = ("1", "2", "3", str(SCHEMA_VERSION))
 
 
 def _enforced_keys(con: duckdb.DuckDBPyConnection) -> set[str]:
@@ -104,7 +106,7 @@ def migrate(con: duckdb.DuckDBPyConnection) -> bool:
     )
     # a file of an unknown version is left as it is, to be refused
     outdated = _outdated_storage(con) if found in READABLE else []
-    if found not in ("1", "2") and not outdated:
+    if found not in ("1", "2", "3") and not outdated:
         return False
     with transaction(con):
         if found in ("1", "2"):
@@ -113,6 +115,7 @@ def migrate(con: duckdb.DuckDBPyConnection) -> bool:
                 if t.key and not t.enforce_key and t.name in enforced:
                     _rebuild(con, t.name)
             _rebuild(con, "linksim.run")
+        if found in ("1", "2", "3"):
             run(
                 con,
                 "UPDATE linksim.meta SET value = ? WHERE key = 'schema_version'",

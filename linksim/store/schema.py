@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 __all__ = ["INPUT_TABLES", "SCHEMA_VERSION", "TABLES", "Column", "Table", "ddl", "table"]
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,7 @@ class Table:
     input: bool = True  # loadable with `linksim load`
     doc: str = ""
     extra_ddl: tuple[str, ...] = field(default=())
+    added_in: int = 1  # the schema version that added it: an older warehouse lacks its folder
 
     @property
     def schema(self) -> str:
@@ -484,6 +485,31 @@ TABLES: tuple[Table, ...] = (
         enforce_key=False,
         input=False,
         doc="The clock of each membership linksim removed, so an older add cannot undo it.",
+    ),
+    Table(
+        "linksim.state_writer",
+        (
+            Column(
+                "target_kind",
+                "VARCHAR",
+                nullable=False,
+                one_of=("field", "interest", "selection", "project"),
+            ),
+            Column("scope", "VARCHAR", nullable=False, one_of=("person", "contact")),
+            _id("owner_id"),
+            Column("target_key", "VARCHAR", nullable=False),
+            Column("action_id", "VARCHAR", nullable=False),
+            _id("source_click_id"),
+            _id("run_id", nullable=True),
+        ),
+        key=("target_kind", "scope", "owner_id", "target_key"),
+        enforce_key=False,
+        input=False,
+        added_in=4,
+        doc="The action whose op last wrote a target that two actions of one click write"
+        " differently (its `target_key`: the field's name, or the interest's, selection's or"
+        " project's id). A tie on that click's clock, when its batches run in another order,"
+        " goes to the action listed later (docs/SEMANTICS.md §3).",
     ),
     Table(
         "linksim.batch",
