@@ -79,9 +79,8 @@ def _export(con: duckdb.DuckDBPyConnection, root: Path) -> dict[str, int]:
         folder.mkdir(parents=True, exist_ok=True)
         for old in folder.glob("*.parquet"):
             old.unlink()
-        target = str(folder / "part-00000.parquet").replace("'", "''")  # COPY takes no params
         rows = t.name if t.name in present else _empty(t)
-        run(con, f"COPY (SELECT * FROM {rows}) TO '{target}' (FORMAT parquet)")
+        _write_parquet(con, rows, folder)
         counts[t.name] = int(fetch_value(con, f"SELECT count(*) FROM {rows}"))
     # the sequences need no entry: an import continues them after the largest ids it loads
     manifest = {"schema_version": SCHEMA_VERSION}
@@ -180,8 +179,7 @@ def upgrade_warehouse(root: Path) -> None:
                 staged = folder.with_name(f".{folder.name}.new")
                 shutil.rmtree(staged, ignore_errors=True)
                 staged.mkdir(parents=True)
-                target = str(staged / "part-00000.parquet").replace("'", "''")
-                run(con, f"COPY (SELECT * FROM {_empty(t)}) TO '{target}' (FORMAT parquet)")
+                _write_parquet(con, _empty(t), staged)
                 staged.rename(folder)
     finally:
         con.close()
@@ -208,6 +206,12 @@ def _source(root: Path, t: Table, version: int) -> str | None:
         return None
     pattern = str(folder / "*.parquet").replace("'", "''")
     return f"read_parquet('{pattern}', union_by_name = true)"
+
+
+def _write_parquet(con: duckdb.DuckDBPyConnection, rows: str, folder: Path) -> None:
+    """Write the rows of relation ``rows`` (SQL) as the one Parquet file of ``folder``."""
+    target = str(folder / "part-00000.parquet").replace("'", "''")  # COPY takes no params
+    run(con, f"COPY (SELECT * FROM {rows}) TO '{target}' (FORMAT parquet)")
 
 
 def _empty(t: Table) -> str:
