@@ -113,23 +113,21 @@ def two_batches(world: World) -> str:
 def test_random_worlds_apply_the_same_rows_through_a_failed_batch_and_a_reversal(
     spark: Any, tmp_path: Path, case: tuple[World, dict[str, Any]]
 ) -> None:
-    # One test for three things, as each Spark batch costs seconds: batches, a batch that fails
-    # after writing and the rerun that finishes, and the reversal of what bots' clicks did
+    # One test for three things, as each Spark batch costs seconds (a minute on 2 cores, most
+    # of it planning): batches, a batch that fails after writing and the rerun that finishes,
+    # and the reversal of what bots' clicks did
     world, raw = case
     batch = two_batches(world)
     con = new_database(world)
-    folder = tmp_path / f"w{random.getrandbits(32)}"
-    export_warehouse(con, folder)
-    # bots' clicks fire first; then, with the filter on, the batches reverse what they did
+    # bots' clicks fire first; then, with the filter on, the batches reverse what they did.
+    # The first apply is DuckDB's, exported as the warehouse both engines go on from (Spark's
+    # own plain apply is compared in tests/test_spark_connect.py)
     bot_filter = raw.get("bot_filter", {})
     unfiltered = parse_definitions({**raw, "bot_filter": {**bot_filter, "enabled": False}})
     filtered = parse_definitions({**raw, "bot_filter": {**bot_filter, "enabled": True}})
-    _same_rows(
-        con,
-        folder,
-        linksim.apply(con, unfiltered, progress=False),
-        apply_spark(spark, folder, unfiltered, progress=False),
-    )
+    linksim.apply(con, unfiltered, progress=False)
+    folder = tmp_path / f"w{random.getrandbits(32)}"
+    export_warehouse(con, folder)
     real = runs.write_changes
     reruns: list[RunResult] = []
     for engine in (

@@ -333,7 +333,8 @@ class SparkConnection:
         else:
             folder = self._scratch / f"{name}-{next(self._numbers)}"
             frame.write.parquet(folder.as_uri())
-            checkpoint = self.spark.read.parquet(folder.as_uri())
+            # its schema given: inferring it would read the files again, in a job of its own
+            checkpoint = self.spark.read.schema(frame.schema).parquet(folder.as_uri())
             self._folders[id(checkpoint)] = folder
         checkpoint.createOrReplaceTempView(name)
         old, self._frames[name] = self._frames.get(name), checkpoint
