@@ -14,11 +14,17 @@ from linksim.store.connect import connect
 # The Spark tests' JVMs (tests/test_spark.py, tests/test_spark_connect.py) run a few hundred
 # small queries each and stop. With the quick JIT compiler only and a serial collector, one cold
 # apply of a small demo took 121 s of the JVM's processor time instead of 177 s, and the Spark
-# test files 380 s instead of 497 s on 2 cores (the same Hypothesis seed). Not when the user
-# passes the JVM options of their own (two collectors chosen would stop it); `linksim` itself
-# sets none.
+# test files 380 s instead of 497 s on 2 cores (the same Hypothesis seed). Most of a step's
+# time is Spark compiling its generated code, thousands of small classes: not verifying their
+# bytecode and not sweeping the compiled code out of a cache big enough to keep it took three
+# previews of the demo from 77, 64 and 59 s to 68, 48 and 50 s. Not when the user passes JVM
+# options of their own (two collectors chosen would stop it); `linksim` itself sets none.
+JVM_OPTIONS = (
+    "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC -XX:+UnlockDiagnosticVMOptions "
+    "-XX:-BytecodeVerificationRemote -XX:-UseCodeCacheFlushing -XX:ReservedCodeCacheSize=512m"
+)
 if not {"JDK_JAVA_OPTIONS", "JAVA_TOOL_OPTIONS"} & os.environ.keys():
-    os.environ["JDK_JAVA_OPTIONS"] = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
+    os.environ["JDK_JAVA_OPTIONS"] = JVM_OPTIONS
 
 
 @pytest.fixture
