@@ -120,8 +120,9 @@ def test_random_worlds_apply_the_same_rows_through_a_failed_batch_and_a_reversal
     batch = two_batches(world)
     con = new_database(world)
     # bots' clicks fire first; then, with the filter on, the batches reverse what they did.
-    # The first apply is DuckDB's, exported as the warehouse both engines go on from (Spark's
-    # own plain apply is compared in tests/test_spark_connect.py)
+    # The first apply is DuckDB's, exported as the warehouse both engines go on from: Spark's
+    # own first apply of a world is compared in tests/test_spark_connect.py (in batches, through
+    # Spark Connect), not here
     bot_filter = raw.get("bot_filter", {})
     unfiltered = parse_definitions({**raw, "bot_filter": {**bot_filter, "enabled": False}})
     filtered = parse_definitions({**raw, "bot_filter": {**bot_filter, "enabled": True}})
