@@ -257,6 +257,16 @@ def random_batches(world: World, rnd: random.Random) -> Batches:
     return batches
 
 
+def applied_in_batches(
+    world: World, raw: dict[str, Any], batches: Batches
+) -> duckdb.DuckDBPyConnection:
+    """A fresh database of ``world`` with the definitions applied batch after batch."""
+    batched, defs = setup(world, raw)
+    for since, until in batches:
+        linksim.apply(batched, defs, since=since, until=until, scripts=SCRIPTS)
+    return batched
+
+
 @examples(6)
 @given(worlds_and_definitions(), st.randoms(use_true_random=False))
 def test_batches_in_any_order_end_as_one_pass(
@@ -267,9 +277,7 @@ def test_batches_in_any_order_end_as_one_pass(
     linksim.apply(one_pass, defs, scripts=SCRIPTS)
 
     batches = random_batches(world, rnd)
-    batched, _ = setup(world, raw)
-    for since, until in batches:
-        linksim.apply(batched, defs, since=since, until=until, scripts=SCRIPTS)
+    batched = applied_in_batches(world, raw, batches)
 
     expected = team_exempt(snapshot(one_pass), world, raw)
     actual = team_exempt(snapshot(batched), world, raw)
@@ -290,9 +298,7 @@ def test_actions_of_one_click_that_fire_in_other_batches_end_as_one_pass(
     assert snapshot(one_pass).tables() == expected.tables(), expected.diff(snapshot(one_pass))
 
     batches = random_batches(world, rnd)
-    batched, _ = setup(world, raw)
-    for since, until in batches:
-        linksim.apply(batched, defs, since=since, until=until, scripts=SCRIPTS)
+    batched = applied_in_batches(world, raw, batches)
     actual = snapshot(batched)
     assert actual.tables() == expected.tables(), f"batches {batches}\n" + expected.diff(actual)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from linksim.engine.pipeline import Step
 
-__all__ = ["BOT_REASONS", "CLICK_STEPS", "IP_MACROS"]
+__all__ = ["BOT_REASONS", "CLICK_STEPS", "IPV4_OCTET", "IP_MACROS"]
 
 BOT_REASONS = ("user_agent", "ip_range", "too_soon", "burst")
 """The bot rules, in the order a click's `bot_reason` names the first that caught it."""
@@ -36,9 +36,10 @@ def _let(name: str, value: str, body: str) -> str:
     return f"list_transform([{value}], lambda {name}: {body})[1]"
 
 
+# one number of a dotted IPv4 address, 0-255 without leading zeros (the Spark body too)
+IPV4_OCTET = "(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 _IPV4 = (
-    "CASE WHEN regexp_full_match({s}, '((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])[.]){{3}}'"
-    " || '(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])')"
+    f"CASE WHEN regexp_full_match({{s}}, '({IPV4_OCTET}[.]){{{{3}}}}{IPV4_OCTET}')"
     " THEN list_reduce(list_transform(string_split({s}, '.'), lambda x: x::UHUGEINT),"
     " lambda a, b: a * 256 + b) END"
 )

@@ -26,6 +26,7 @@ from collections.abc import Callable
 import sqlglot
 from sqlglot import exp
 
+from linksim.engine.clicks import IPV4_OCTET
 from linksim.engine.create import MACROS
 
 __all__ = ["to_spark", "to_spark_tree"]
@@ -45,11 +46,11 @@ SPARK_MACROS: dict[str, tuple[tuple[str, ...], str]] = {
 
 
 def _v4(text: str) -> str:
-    """Spark SQL: an IPv4 address as a number, NULL when it is not one (as ls_ipv4_number)."""
-    octet = "(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+    """Spark SQL: an IPv4 address as a number, NULL when it is not one, as in DuckDB."""
     return (
-        f"CASE WHEN {text} RLIKE '^({octet}[.]){{3}}{octet}$' THEN aggregate(split({text}, "
-        "'[.]'), CAST(0 AS BIGINT), (a, x) -> a * 256 + CAST(x AS BIGINT)) END"
+        f"CASE WHEN {text} RLIKE '^({IPV4_OCTET}[.]){{3}}{IPV4_OCTET}$' THEN "
+        f"aggregate(split({text}, '[.]'), CAST(0 AS BIGINT), "
+        "(a, x) -> a * 256 + CAST(x AS BIGINT)) END"
     )
 
 
